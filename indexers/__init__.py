@@ -1,0 +1,1 @@
+"""The write side: turning a repository into ctxfold's index (scan → parse → graph → store)."""
