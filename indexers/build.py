@@ -1,0 +1,315 @@
+"""The indexing pipeline: scan → parse → resolve → store, incremental by content hash.
+
+``Indexer`` keeps the whole index in memory (files, symbols, edges) and brings it up to
+date with the working tree: only files whose content hash changed are parsed again,
+and only the files that could see a change are resolved again.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .parse import parse_source
+from .resolve import ResolveIndex, resolve_file
+from .scan import DEFAULT_MAX_BYTES, ScanResult, decode_source, scan
+from .store import (
+    CodeStore,
+    StoreIncompatible,
+    edge_from_row,
+    edge_row,
+    file_row,
+    parsed_from_row,
+    symbol_from_row,
+    symbol_row,
+)
+from .types import Edge, FileRecord, ParsedFile, Skipped, Symbol
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+PARALLEL_MIN_FILES = 64
+COMPACT_EVERY = 40  # commits between fragment compactions
+
+
+@dataclass
+class UpdateStats:
+    files: int = 0
+    parsed: int = 0
+    resolved: int = 0
+    deleted: int = 0
+    symbols: int = 0
+    edges: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    parse_errors: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    rebuilt_reason: str = ""
+    seconds: float = 0.0
+    changed_paths: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.parsed or self.deleted)
+
+
+def _parse_one(args: tuple[str, str, str]) -> tuple[str, ParsedFile | None, str]:
+    """Read and parse one file; (path, parsed or None, skip reason)."""
+    root, rel, language = args
+    try:
+        data = Path(root, rel).read_bytes()
+    except OSError as exc:
+        return rel, None, f"unreadable ({exc.strerror})"
+    text, reason = decode_source(data)
+    if text is None:
+        return rel, None, reason
+    try:
+        return rel, parse_source(rel, language, data, text), ""
+    except Exception as exc:  # one bad file must not stop the index
+        return rel, None, f"parser failed ({type(exc).__name__}: {exc})"
+
+
+def _parse_many(root: Path, todo: list[tuple[str, str]], progress: Progress | None) -> list[tuple[str, ParsedFile | None, str]]:
+    jobs = [(str(root), rel, lang) for rel, lang in todo]
+    results = []
+    if len(jobs) >= PARALLEL_MIN_FILES and (os.cpu_count() or 1) > 1:
+        with ProcessPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            for i, res in enumerate(pool.map(_parse_one, jobs, chunksize=16), 1):
+                results.append(res)
+                if progress:
+                    progress("parse", i, len(jobs))
+    else:
+        for i, job in enumerate(jobs, 1):
+            results.append(_parse_one(job))
+            if progress:
+                progress("parse", i, len(jobs))
+    return results
+
+
+def _dependents_by_import(changed: set[str], files: dict[str, ParsedFile]) -> set[str]:
+    """Files whose imports could name one of ``changed`` (by module stem or package dir)."""
+    stems = set()
+    for path in changed:
+        stem = posixpath.splitext(posixpath.basename(path))[0]
+        stems.add(stem if stem not in ("__init__", "index", "mod", "lib", "main") else posixpath.basename(posixpath.dirname(path)))
+        stems.add(posixpath.basename(posixpath.dirname(path)))
+    stems.discard("")
+    out = set()
+    for path, pf in files.items():
+        for imp in pf.imports:
+            words = set(imp.module.replace("::", "/").replace(".", "/").split("/"))
+            if words & stems or imp.name in stems:
+                out.add(path)
+                break
+    return out
+
+
+class Indexer:
+    """The index of one repository, in memory, kept in step with its store."""
+
+    def __init__(self, repo: Path, store_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES):
+        self.repo = Path(repo).resolve()
+        if not self.repo.is_dir():
+            raise FileNotFoundError(f"no such repository directory: {self.repo}")
+        self.store = CodeStore(store_dir)
+        self.max_bytes = max_bytes
+        self.files: dict[str, ParsedFile] = {}
+        self.records: dict[str, FileRecord] = {}
+        self.edges: dict[str, list[Edge]] = {}  # by source file
+        self.skipped: list[Skipped] = []
+        self.dirs: dict[str, int] = {}
+        self.generation = 0
+        self.committed_at = 0.0
+        self._manifest_mtime = -1
+        self.load_note = ""
+
+    # --- loading ---------------------------------------------------------------
+
+    def load(self) -> bool:
+        """Read the committed index; False (with ``load_note``) when there is none usable."""
+        try:
+            manifest, rows = self.store.read_all()
+        except StoreIncompatible as exc:
+            self.load_note = str(exc)
+            return False
+        except Exception as exc:  # a corrupt or foreign store: rebuild rather than fail
+            self.load_note = f"the index in {self.store.dir} is unreadable ({type(exc).__name__}: {exc}); rebuilding"
+            return False
+        by_path: dict[str, list[Symbol]] = {}
+        for row in rows["symbols"]:
+            by_path.setdefault(row["path"], []).append(symbol_from_row(row))
+        self.files, self.records, self.edges = {}, {}, {}
+        for row in rows["files"]:
+            syms = sorted(by_path.get(row["path"], []), key=lambda s: (s.start_line, s.end_line))
+            pf, rec = parsed_from_row(row, syms)
+            self.files[pf.path] = pf
+            self.records[pf.path] = rec
+        for row in rows["edges"]:
+            self.edges.setdefault(row["src_path"], []).append(edge_from_row(row))
+        self.skipped = [Skipped(p, r) for p, r in manifest.get("skipped", [])]
+        self.dirs = manifest.get("dirs", {})
+        self.generation = manifest.get("generation", 0)
+        self.committed_at = manifest.get("committed_at", 0.0)
+        self._manifest_mtime = self.store.manifest_mtime()
+        return bool(manifest)
+
+    def reload_if_changed(self) -> bool:
+        """Pick up a commit made by another process."""
+        if self.store.manifest_mtime() != self._manifest_mtime:
+            return self.load()
+        return False
+
+    # --- freshness --------------------------------------------------------------
+
+    def looks_fresh(self) -> bool:
+        """A cheap check (stats only, no walk): nothing changed since the last update."""
+        if not self.generation:
+            return False
+        root = str(self.repo)
+        try:
+            for rel, mtime in self.dirs.items():
+                if os.stat(os.path.join(root, rel) if rel else root).st_mtime_ns != mtime:
+                    return False
+            for rel, rec in self.records.items():
+                st = os.stat(os.path.join(root, rel))
+                if st.st_mtime_ns != rec.mtime_ns or st.st_size != rec.size:
+                    return False
+        except OSError:
+            return False
+        return True
+
+    # --- updating ---------------------------------------------------------------
+
+    def update(self, *, rebuild: bool = False, progress: Progress | None = None, lock_timeout: float = 30.0) -> UpdateStats:
+        """Bring the index up to date with the working tree and commit it."""
+        started = time.perf_counter()
+        stats = UpdateStats()
+        with self.store.write_lock(timeout=lock_timeout):
+            if rebuild:
+                stats.rebuilt_reason = "rebuild requested"
+                self.store.drop_code_tables()
+                self.files, self.records, self.edges, self.generation = {}, {}, {}, 0
+            elif not self.load():
+                if self.load_note:
+                    stats.rebuilt_reason = self.load_note
+                    print(f"ctxfold: {self.load_note}", file=sys.stderr)
+                    self.store.drop_code_tables()
+            self._update_locked(stats, progress)
+        stats.seconds = time.perf_counter() - started
+        return stats
+
+    def _update_locked(self, stats: UpdateStats, progress: Progress | None) -> None:
+        if progress:
+            progress("scan", 0, 0)
+        result: ScanResult = scan(self.repo, self.max_bytes)
+        present = {f.path: f for f in result.files}
+        deleted = [p for p in self.files if p not in present]
+        todo: list[tuple[str, str]] = []
+        touched_meta: list[str] = []  # same content, new mtime: refresh the record only
+        for f in result.files:
+            rec = self.records.get(f.path)
+            if rec is not None and rec.mtime_ns == f.mtime_ns and rec.size == f.size:
+                continue
+            if rec is not None and rec.size == f.size:
+                try:
+                    from .parse import content_hash
+
+                    if content_hash(Path(self.repo, f.path).read_bytes()) == rec.hash:
+                        rec.mtime_ns = f.mtime_ns
+                        touched_meta.append(f.path)
+                        continue
+                except OSError:
+                    pass
+            todo.append((f.path, f.language))
+
+        skipped = list(result.skipped)
+        parsed: dict[str, ParsedFile] = {}
+        for rel, pf, reason in _parse_many(self.repo, todo, progress):
+            if pf is None:
+                skipped.append(Skipped(rel, reason))
+                deleted.append(rel) if rel in self.files else None
+            else:
+                parsed[rel] = pf
+        changed = set(parsed) | set(deleted)
+
+        # Who must be resolved again: changed files, files with edges into them, and
+        # files whose imports could name them (a new module makes an old import resolve).
+        for path in deleted:
+            self.files.pop(path, None)
+            self.records.pop(path, None)
+            self.edges.pop(path, None)
+        self.files.update(parsed)
+        for rel, pf in parsed.items():
+            f = present[rel]
+            self.records[rel] = FileRecord(rel, pf.language, pf.hash, f.size, f.mtime_ns, pf.lines, pf.errors)
+        to_resolve = set(parsed)
+        if changed and len(parsed) < len(self.files):
+            prefixes = tuple(p + ":" for p in changed)
+            for src_path, edges in self.edges.items():
+                if any(e.dst.startswith(prefixes) for e in edges if e.kind != "contain"):
+                    to_resolve.add(src_path)
+            to_resolve |= _dependents_by_import(changed, self.files)
+        to_resolve &= set(self.files)
+
+        if to_resolve:
+            index = ResolveIndex.build(self.files)
+            for i, path in enumerate(sorted(to_resolve), 1):
+                self.edges[path] = resolve_file(self.files[path], index)
+                if progress and i % 50 == 0:
+                    progress("resolve", i, len(to_resolve))
+
+        stats.files = len(self.files)
+        stats.parsed = len(parsed)
+        stats.deleted = len([p for p in deleted if p not in parsed])
+        stats.resolved = len(to_resolve)
+        stats.skipped = skipped
+        stats.changed_paths = sorted(changed)
+        stats.parse_errors = {p: pf.errors for p, pf in self.files.items() if pf.errors}
+        stats.symbols = sum(len(pf.symbols) for pf in self.files.values())
+        stats.edges = sum(len(v) for v in self.edges.values())
+
+        if not (changed or touched_meta or to_resolve) and self.generation and result.dirs == self.dirs:
+            return
+        file_keys = sorted(changed | set(touched_meta))
+        file_rows = [file_row(self.files[p], self.records[p].size, self.records[p].mtime_ns) for p in file_keys if p in self.files]
+        sym_rows = [symbol_row(s) for p in sorted(parsed) for s in parsed[p].symbols]
+        edge_keys = sorted(to_resolve | changed)
+        edge_rows = [edge_row(e) for p in edge_keys for e in self.edges.get(p, [])]
+        if progress:
+            progress("write", 0, 0)
+        manifest = self.store.commit(
+            {
+                "repo": str(self.repo),
+                "skipped": [[s.path, s.reason] for s in skipped],
+                "dirs": result.dirs,
+            },
+            {
+                "files": ("path", file_keys, file_rows),
+                "symbols": ("path", sorted(changed), sym_rows),
+                "edges": ("src_path", edge_keys, edge_rows),
+            },
+            compact=(self.generation + 1) % COMPACT_EVERY == 0,
+        )
+        self.skipped = skipped
+        self.dirs = result.dirs
+        self.generation = manifest["generation"]
+        self.committed_at = manifest["committed_at"]
+        self._manifest_mtime = self.store.manifest_mtime()
+
+    # --- views -------------------------------------------------------------------
+
+    def all_symbols(self) -> list[Symbol]:
+        return [s for pf in self.files.values() for s in pf.symbols]
+
+    def all_edges(self) -> list[Edge]:
+        return [e for edges in self.edges.values() for e in edges]
+
+
+def build_index(repo_root: Path, store: Path | None = None, progress: Progress | None = None, rebuild: bool = False, max_bytes: int = DEFAULT_MAX_BYTES) -> UpdateStats:
+    """Index ``repo_root`` (incrementally when an index exists) and commit it."""
+    from .paths import store_dir_for
+
+    indexer = Indexer(repo_root, store_dir_for(repo_root, store), max_bytes=max_bytes)
+    return indexer.update(rebuild=rebuild, progress=progress)

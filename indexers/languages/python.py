@@ -1,0 +1,283 @@
+"""Python hooks: imports, docstrings, module names and reference resolution.
+
+Every language module provides the same functions:
+  is_function_scope(node) -> bool      a def nested in this node is not a symbol
+  imports(node, source) -> [Import]     for each @import capture
+  build_module_map(paths, index) -> {}  the language's module lookup
+  resolve(parsed, index) -> [Edge]      call / import / inherit edges of one file
+and may provide span_node, docstring, qualifier, container_name and package.
+"""
+
+from __future__ import annotations
+
+import builtins
+import posixpath
+
+from tree_sitter import Node
+
+from ..parse import is_identifier, text_of
+from ..resolve import CONFIDENCE, ResolveIndex, name_edges
+from ..types import Edge, Import, ParsedFile, symbol_id
+
+_BUILTINS = set(dir(builtins))
+_FUNCTION_TYPES = {"function_definition", "lambda"}
+
+
+def is_function_scope(node: Node) -> bool:
+    return node.type in _FUNCTION_TYPES
+
+
+def span_node(node: Node) -> Node:
+    """A decorated definition starts at its first decorator."""
+    parent = node.parent
+    return parent if parent is not None and parent.type == "decorated_definition" else node
+
+
+def docstring(node: Node, source: bytes) -> str:
+    body = node.child_by_field_name("body")
+    if body is None or not body.named_children:
+        return ""
+    first = body.named_children[0]
+    if first.type == "expression_statement" and first.named_children and first.named_children[0].type == "string":
+        raw = text_of(first.named_children[0], source)
+        return raw.strip("rRbBuU").strip("\"'").strip()
+    return ""
+
+
+def imports(node: Node, source: bytes) -> list[Import]:
+    line = node.start_point[0] + 1
+    out: list[Import] = []
+    if node.type == "import_statement":
+        for child in node.named_children:
+            if child.type == "aliased_import":
+                module = text_of(child.child_by_field_name("name"), source)
+                out.append(Import(module, "", text_of(child.child_by_field_name("alias"), source), line))
+            elif child.type == "dotted_name":
+                module = text_of(child, source)
+                out.append(Import(module, "", module, line))  # binds the dotted path itself
+        return out
+    module_node = node.child_by_field_name("module_name")
+    module = text_of(module_node, source).replace(" ", "") if module_node else ""
+    if any(c.type == "wildcard_import" for c in node.named_children):
+        return [Import(module, "*", "", line)]
+    for child in node.children_by_field_name("name"):
+        if child.type == "aliased_import":
+            name = text_of(child.child_by_field_name("name"), source)
+            out.append(Import(module, name, text_of(child.child_by_field_name("alias"), source), line))
+        else:
+            name = text_of(child, source)
+            out.append(Import(module, name, name, line))
+    return out
+
+
+def build_module_map(paths: list[str], index: ResolveIndex) -> dict[str, str]:
+    """Dotted module name → file, both from the top package root (walking up
+    ``__init__.py``) and from the repository root, with ``src/``-style roots stripped."""
+    path_set = set(paths)
+    modules: dict[str, str] = {}
+    for path in sorted(paths, key=lambda p: (p.count("/"), p)):
+        if not path.endswith((".py", ".pyi")):
+            continue
+        stem = path.rsplit(".", 1)[0]
+        parts = stem.split("/")
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if not parts:
+            continue
+        names = {".".join(parts)}
+        # Walk up while the directory is a package.
+        start = len(parts) - 1 if path.endswith(("__init__.py", "__init__.pyi")) else len(parts) - 1
+        top = start
+        while top > 0 and "/".join(parts[:top]) + "/__init__.py" in path_set:
+            top -= 1
+        names.add(".".join(parts[top:]))
+        if parts[0] in ("src", "lib", "python") and len(parts) > 1:
+            names.add(".".join(parts[1:]))
+        for name in names:
+            if path.endswith(".pyi") and name in modules:
+                continue  # prefer the implementation over its stub
+            modules.setdefault(name, path)
+    return modules
+
+
+def _relative_base(path: str, module: str) -> tuple[str, str]:
+    """For ``from ..a.b import x`` in pkg/sub/m.py: (directory "pkg", rest "a.b")."""
+    level = len(module) - len(module.lstrip("."))
+    directory = posixpath.dirname(path)
+    for _ in range(level - 1):
+        directory = posixpath.dirname(directory)
+    return directory, module[level:]
+
+
+def _module_file(module: str, importer: str, index: ResolveIndex) -> str | None:
+    if module.startswith("."):
+        directory, rest = _relative_base(importer, module)
+        base = posixpath.join(directory, *rest.split(".")) if rest else directory
+        for candidate in (base + ".py", base + "/__init__.py", base + ".pyi", base + "/__init__.pyi"):
+            if candidate in index.files:
+                return candidate
+        return None
+    return index.module_map("python").get(module)
+
+
+class _Target:
+    """What a local name stands for: a module file, or a symbol (path, qualname)."""
+
+    __slots__ = ("module", "path", "qualname")
+
+    def __init__(self, module: str | None = None, path: str | None = None, qualname: str | None = None):
+        self.module, self.path, self.qualname = module, path, qualname
+
+
+def _member_of_module(mod_path: str, name: str, index: ResolveIndex, depth: int = 0) -> _Target | None:
+    """``name`` as seen from module ``mod_path``: its own def, a re-export, or a submodule."""
+    if index.has(mod_path, name):
+        return _Target(path=mod_path, qualname=name)
+    if depth < 4 and mod_path in index.files:
+        for imp in index.files[mod_path].imports:
+            if imp.local == name or (imp.name == "*" and imp.local == ""):
+                target = _import_target(imp, mod_path, index, depth + 1, want=name)
+                if target is not None:
+                    return target
+    if mod_path.endswith(("__init__.py", "__init__.pyi")):
+        sub = _module_file("." + name, mod_path, index)
+        if sub:
+            return _Target(module=sub)
+    return None
+
+
+def _import_target(imp: Import, importer: str, index: ResolveIndex, depth: int = 0, want: str | None = None) -> _Target | None:
+    if not imp.name:  # import a.b [as x]
+        mod = _module_file(imp.module, importer, index)
+        return _Target(module=mod) if mod else None
+    if imp.name == "*":
+        mod = _module_file(imp.module, importer, index)
+        return _member_of_module(mod, want, index, depth) if mod and want else None
+    mod = _module_file(imp.module, importer, index) if imp.module.strip(".") or imp.module.startswith(".") else None
+    if mod is not None:
+        target = _member_of_module(mod, imp.name, index, depth)
+        if target is not None:
+            return target
+    # `from pkg import submodule`
+    joined = f"{imp.module}.{imp.name}" if not imp.module.endswith(".") else imp.module + imp.name
+    sub = _module_file(joined, importer, index)
+    return _Target(module=sub) if sub else None
+
+
+def _bases(index: ResolveIndex):
+    """A function (path, class qualname) → resolved base classes."""
+
+    def bases(path: str, qualname: str):
+        pf = index.files.get(path)
+        if pf is None:
+            return []
+        out = []
+        for ref in pf.refs:
+            if ref.kind == "inherit" and ref.scope == qualname:
+                target = _resolve_chain(ref.chain, pf, qualname, index)
+                if target is not None and target.path and target.qualname:
+                    out.append((target.path, target.qualname))
+        return out
+
+    return bases
+
+
+def _resolve_chain(chain: list[str], pf: ParsedFile, scope: str, index: ResolveIndex) -> _Target | None:
+    """Resolve a dotted chain through local definitions and imports (no receivers)."""
+    head = chain[0]
+    if not is_identifier(head):
+        return None
+    target: _Target | None = None
+    # Enclosing classes see their own nested names first (Outer.Inner), then the module.
+    if index.has(pf.path, head):
+        target = _Target(path=pf.path, qualname=head)
+    else:
+        # A dotted import binds its whole path: `import os.path` then `os.path.join`.
+        for n in range(len(chain), 0, -1):
+            local = ".".join(chain[:n])
+            for imp in pf.imports:
+                if imp.local == local:
+                    target = _import_target(imp, pf.path, index)
+                    if target is not None:
+                        chain = [local] + chain[n:]
+                        break
+            if target is not None:
+                break
+    if target is None:
+        return None
+    for part in chain[1:]:
+        if not is_identifier(part):
+            return None
+        if target.module:
+            target = _member_of_module(target.module, part, index)
+        elif target.path and target.qualname:
+            found = index.member(target.path, target.qualname, part, _bases(index))
+            target = _Target(path=found.rpartition(":")[0], qualname=found.rpartition(":")[2]) if found else None
+        else:
+            return None
+        if target is None:
+            return None
+    return target
+
+
+def _enclosing_class(pf: ParsedFile, scope: str, index: ResolveIndex) -> str | None:
+    qual = scope
+    while qual:
+        sym = index.get(pf.path, qual)
+        if sym is not None and sym.kind == "class":
+            return qual
+        qual = qual.rpartition(".")[0]
+    return None
+
+
+def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
+    file_node = symbol_id(pf.path, "")
+    edges: list[Edge] = []
+    bases = _bases(index)
+
+    for imp in pf.imports:
+        target = _import_target(imp, pf.path, index, want=None)
+        if target is None:
+            continue
+        dst = symbol_id(target.module, "") if target.module else symbol_id(target.path, target.qualname)
+        edges.append(Edge(file_node, dst, "import", "import", CONFIDENCE["import"], imp.line))
+
+    for ref in pf.refs:
+        src = symbol_id(pf.path, ref.scope) if ref.scope else file_node
+        chain = ref.chain
+        head = chain[0]
+        kind = ref.kind
+        # self.method() / cls.method() / super().method()
+        if head in ("self", "cls", "super()") and len(chain) == 2:
+            cls_qual = _enclosing_class(pf, ref.scope, index)
+            if cls_qual:
+                if head == "super()":
+                    found = None
+                    for bpath, bqual in bases(pf.path, cls_qual):
+                        found = index.member(bpath, bqual, chain[1], bases)
+                        if found:
+                            break
+                else:
+                    found = index.member(pf.path, cls_qual, chain[1], bases)
+                if found:
+                    edges.append(Edge(src, found, kind, "self", CONFIDENCE["self"], ref.line))
+                    continue
+            edges.extend(name_edges(src, index.by_name(chain[-1], members=True), kind, ref.line))
+            continue
+        target = _resolve_chain(chain, pf, ref.scope, index)
+        if target is not None and target.path and target.qualname:
+            method = "local" if target.path == pf.path and len(chain) == 1 else ("import" if len(chain) == 1 else "qualified")
+            edges.append(Edge(src, symbol_id(target.path, target.qualname), kind, method, CONFIDENCE[method], ref.line))
+            continue
+        if target is not None:
+            continue  # resolved to a module: not a call edge
+        if len(chain) == 1:
+            if head in _BUILTINS or not is_identifier(head):
+                continue
+            if any(imp.local == head for imp in pf.imports):
+                continue  # imported from outside the repository
+            edges.extend(name_edges(src, index.by_name(head, exclude_path=pf.path), kind, ref.line))
+        elif is_identifier(chain[-1]) and not any(imp.local == head for imp in pf.imports):
+            # obj.method() with an unknown receiver: a method of that name, if rare.
+            edges.extend(name_edges(src, index.by_name(chain[-1], members=True), kind, ref.line))
+    return edges

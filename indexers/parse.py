@@ -1,0 +1,233 @@
+"""Parse one file with tree-sitter into symbols, references and imports.
+
+Query captures, shared by every language's ``queries/<lang>.scm``:
+  @definition.<kind> + @name   a symbol (kind: function, class, struct, interface, ...)
+  @reference.call              the callee expression of a call
+  @reference.inherit           a base class / implemented interface
+  @import                      an import statement, handed to the language's hooks
+tree-sitter gives bytes and 0-based rows; everything leaving this module is 1-based lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import lru_cache
+
+from tree_sitter import Node, Parser, Query, QueryCursor
+
+from .languages import hooks, query_source, ts_language
+from .tokens import count_many
+from .types import Import, ParsedFile, Ref, Symbol
+
+MAX_SIGNATURE_CHARS = 400
+MAX_DOC_CHARS = 600
+# Definitions nested in these may be symbols; a def inside a function body is not.
+CONTAINER_KINDS = {"class", "struct", "interface", "trait", "enum", "impl", "module"}
+_WS = re.compile(r"\s+")
+_CHAIN_SPLIT = re.compile(r"\s*(?:\?\.|\.|::|->)\s*")
+_IDENT = re.compile(r"^[A-Za-z_$][\w$]*$")
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+@lru_cache(maxsize=None)
+def _parser(language: str) -> Parser:
+    return Parser(ts_language(language))
+
+
+@lru_cache(maxsize=None)
+def _query(language: str) -> Query:
+    return Query(ts_language(language), query_source(language))
+
+
+def text_of(node: Node, source: bytes) -> str:
+    return source[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
+
+
+def split_chain(text: str) -> list[str]:
+    """``self.client.send`` → [self, client, send]; call results and subscripts are kept
+    as opaque parts (``get().x`` → [get(), x]) so a resolver knows the receiver is unknown."""
+    text = re.sub(r"<[^<>()]*>", "", text)  # generic arguments: Foo::<T>::bar, List<T>.of
+    parts = [p for p in _CHAIN_SPLIT.split(text.strip()) if p]
+    return parts
+
+
+def leading_comment(node: Node, source: bytes) -> str:
+    """The comment block right above a definition (Go, Rust, Java, JS doc comments)."""
+    lines: list[str] = []
+    prev = node.prev_named_sibling
+    expected_row = node.start_point[0] - 1
+    while prev is not None and prev.type in ("comment", "line_comment", "block_comment") and prev.end_point[0] >= expected_row:
+        lines.insert(0, text_of(prev, source))
+        expected_row = prev.start_point[0] - 1
+        prev = prev.prev_named_sibling
+    cleaned = []
+    for line in "\n".join(lines).splitlines():
+        line = line.strip()
+        line = re.sub(r"^(///?|/\*\*?|\*/|\*|#)\s?", "", line).rstrip("*/ ").strip()
+        if line:
+            cleaned.append(line)
+    return "\n".join(cleaned)[:MAX_DOC_CHARS]
+
+
+def _error_ranges(root: Node) -> list[tuple[int, int]]:
+    ranges: list[tuple[int, int]] = []
+    if not root.has_error:
+        return ranges
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            ranges.append((node.start_point[0] + 1, node.end_point[0] + 1))
+            continue
+        if node.has_error:
+            stack.extend(node.children)
+    return sorted(ranges)
+
+
+def _inside_error(node: Node) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.is_error:
+            return True
+        parent = parent.parent
+    return False
+
+
+def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile:
+    """Symbols, references and imports of one decoded file."""
+    lang = hooks(language)
+    tree = _parser(language).parse(data)
+    root = tree.root_node
+    parsed = ParsedFile(
+        path=path,
+        language=language,
+        hash=content_hash(data),
+        lines=text.count("\n") + (0 if text.endswith("\n") or not text else 1),
+        errors=_error_ranges(root),
+    )
+
+    defs: dict[int, tuple[Node, Node, str]] = {}  # node id -> (node, name node, kind)
+    call_nodes: list[Node] = []
+    inherit_nodes: list[Node] = []
+    import_nodes: list[Node] = []
+    for _, caps in QueryCursor(_query(language)).matches(root):
+        for cap_name, nodes in caps.items():
+            if cap_name.startswith("definition."):
+                name_nodes = caps.get("name")
+                if name_nodes:
+                    for node in nodes:
+                        defs[node.id] = (node, name_nodes[0], cap_name.split(".", 1)[1])
+            elif cap_name == "reference.call":
+                call_nodes.extend(nodes)
+            elif cap_name == "reference.inherit":
+                inherit_nodes.extend(nodes)
+            elif cap_name == "import":
+                import_nodes.extend(nodes)
+
+    # Qualified names: walk up from each definition through containers.
+    def qualify(node: Node) -> tuple[str | None, bool]:
+        """(prefix, nested_in_function); prefix None means the def is not a symbol."""
+        parts: list[str] = []
+        explicit = lang.qualifier(node, source=data) if hasattr(lang, "qualifier") else None
+        if explicit:
+            parts.append(explicit)
+        parent = node.parent
+        while parent is not None:
+            if parent.id in defs:
+                pnode, pname, pkind = defs[parent.id]
+                if pkind not in CONTAINER_KINDS:
+                    return None, True
+                parts.append(text_of(pname, data))
+            else:
+                container = lang.container_name(parent, data) if hasattr(lang, "container_name") else None
+                if container:
+                    parts.append(container)
+                elif lang.is_function_scope(parent):
+                    return None, True
+            parent = parent.parent
+        return ".".join(reversed(parts)), False
+
+    symbols: list[Symbol] = []
+    texts: list[str] = []
+    sigs: list[str] = []
+    def_qualnames: dict[int, str] = {}
+    for node_id, (node, name_node, kind) in defs.items():
+        if _inside_error(node):
+            continue  # error recovery can invent definitions; report the region, not phantoms
+        prefix, nested = qualify(node)
+        if nested:
+            continue
+        name = text_of(name_node, data)
+        qualname = f"{prefix}.{name}" if prefix else name
+        span = lang.span_node(node) if hasattr(lang, "span_node") else node
+        if kind == "function" and prefix:
+            kind = "method"
+        if kind in ("impl", "module"):
+            def_qualnames[node_id] = qualname
+            continue
+        body = node.child_by_field_name("body")
+        sig_end = body.start_byte if body is not None else node.end_byte
+        signature = _WS.sub(" ", data[span.start_byte : sig_end].decode("utf-8", "replace")).strip()
+        signature = signature.rstrip("{:= ").strip()[:MAX_SIGNATURE_CHARS]
+        full = data[span.start_byte : node.end_byte]
+        doc = lang.docstring(node, data) if hasattr(lang, "docstring") else leading_comment(span, data)
+        symbols.append(
+            Symbol(
+                path=path,
+                qualname=qualname,
+                name=name,
+                kind=kind,
+                start_line=span.start_point[0] + 1,
+                end_line=node.end_point[0] + 1,
+                signature=signature,
+                doc=doc[:MAX_DOC_CHARS],
+                hash=content_hash(full),
+                body_line=(body.start_point[0] + 1) if body is not None else 0,
+            )
+        )
+        texts.append(full.decode("utf-8", "replace"))
+        sigs.append(signature)
+        def_qualnames[node_id] = qualname
+
+    # Duplicate qualified names (overloads, redefinitions): keep the first, number the rest.
+    seen: dict[str, int] = {}
+    for sym in symbols:
+        n = seen.get(sym.qualname, 0)
+        seen[sym.qualname] = n + 1
+        if n:
+            sym.qualname = f"{sym.qualname}#{n + 1}"
+    counts = count_many(texts + sigs)
+    for i, sym in enumerate(symbols):
+        sym.tokens_full, sym.tokens_sig = counts[i], counts[len(symbols) + i]
+    symbols.sort(key=lambda s: (s.start_line, s.end_line))
+    parsed.symbols = symbols
+
+    def scope_of(node: Node) -> str:
+        parent = node.parent
+        while parent is not None:
+            if parent.id in def_qualnames:
+                return def_qualnames[parent.id]
+            parent = parent.parent
+        return ""
+
+    for kind, nodes in (("call", call_nodes), ("inherit", inherit_nodes)):
+        for node in nodes:
+            chain = split_chain(text_of(node, data))
+            if chain and len(chain) <= 8:
+                parsed.refs.append(Ref(chain=chain, line=node.start_point[0] + 1, scope=scope_of(node), kind=kind))
+    for node in import_nodes:
+        parsed.imports.extend(lang.imports(node, data))
+    if hasattr(lang, "package"):
+        parsed.package = lang.package(root, data)
+    return parsed
+
+
+def is_identifier(part: str) -> bool:
+    return bool(_IDENT.match(part))
+
+
+__all__ = ["parse_source", "content_hash", "split_chain", "is_identifier", "text_of", "leading_comment", "Import"]

@@ -1,0 +1,101 @@
+"""Tie references to definitions across files.
+
+Each language's hooks module resolves its own files through ``resolve(parsed, index)``,
+using the lookups here. Resolution is import-aware; where only a bare name matches, the
+edge says so (resolution "name") and carries a confidence that falls with the number
+of candidates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .languages import hooks
+from .types import Edge, ParsedFile, Symbol, symbol_id
+
+# Confidence by resolution method (see RESOLUTIONS in types.py).
+CONFIDENCE = {"local": 1.0, "self": 0.95, "import": 0.95, "qualified": 0.9, "name": 0.5}
+# A bare name defined in more places than this is too ambiguous to link at all.
+MAX_NAME_CANDIDATES = 3
+
+
+@dataclass
+class ResolveIndex:
+    """Read-only lookups over every indexed file, rebuilt when files change."""
+
+    files: dict[str, ParsedFile]
+    symbols: dict[str, dict[str, Symbol]] = field(default_factory=dict)  # path -> qualname -> Symbol
+    top_by_name: dict[str, list[str]] = field(default_factory=dict)  # name -> symbol ids (module level)
+    members_by_name: dict[str, list[str]] = field(default_factory=dict)  # name -> symbol ids (in a type)
+    _module_maps: dict[str, dict] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, files: dict[str, ParsedFile]) -> "ResolveIndex":
+        idx = cls(files=files)
+        for path, pf in files.items():
+            table = idx.symbols.setdefault(path, {})
+            for sym in pf.symbols:
+                table[sym.qualname] = sym
+                bucket = idx.members_by_name if "." in sym.qualname else idx.top_by_name
+                bucket.setdefault(sym.name, []).append(sym.id)
+        return idx
+
+    def module_map(self, language_module: str) -> dict:
+        """A language's own module lookup (Python dotted names, Go import dirs, ...), built once."""
+        if language_module not in self._module_maps:
+            paths = [p for p, pf in self.files.items() if hooks(pf.language).__name__.endswith(language_module)]
+            self._module_maps[language_module] = hooks(self.files[paths[0]].language).build_module_map(paths, self) if paths else {}
+        return self._module_maps[language_module]
+
+    def has(self, path: str, qualname: str) -> bool:
+        return qualname in self.symbols.get(path, {})
+
+    def get(self, path: str, qualname: str) -> Symbol | None:
+        return self.symbols.get(path, {}).get(qualname)
+
+    def member(self, path: str, type_qualname: str, name: str, languages_bases=None, _depth: int = 0) -> str | None:
+        """Symbol id of ``name`` defined on the type, or inherited through resolved bases."""
+        qual = f"{type_qualname}.{name}"
+        if self.has(path, qual):
+            return symbol_id(path, qual)
+        if _depth >= 6 or languages_bases is None:
+            return None
+        for base_path, base_qual in languages_bases(path, type_qualname):
+            found = self.member(base_path, base_qual, name, languages_bases, _depth + 1)
+            if found:
+                return found
+        return None
+
+    def by_name(self, name: str, members: bool = False, exclude_path: str | None = None) -> list[str]:
+        ids = (self.members_by_name if members else self.top_by_name).get(name, [])
+        if exclude_path:
+            ids = [i for i in ids if not i.startswith(exclude_path + ":")]
+        return ids
+
+
+def name_edges(src: str, candidates: list[str], kind: str, line: int) -> list[Edge]:
+    """Bare-name fallback: link to few candidates, each with a split confidence."""
+    if not candidates or len(candidates) > MAX_NAME_CANDIDATES:
+        return []
+    conf = CONFIDENCE["name"] / len(candidates)
+    return [Edge(src, dst, kind, "name", conf, line) for dst in candidates]
+
+
+def resolve_file(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
+    """All outgoing edges of one file: contain, import, call and inherit."""
+    file_node = symbol_id(pf.path, "")
+    edges: list[Edge] = []
+    for sym in pf.symbols:
+        parent = sym.parent
+        src = symbol_id(pf.path, parent) if parent and index.has(pf.path, parent) else file_node
+        edges.append(Edge(src, sym.id, "contain", "local", 1.0, sym.start_line))
+    edges.extend(hooks(pf.language).resolve(pf, index))
+    # One edge per (src, dst, kind): keep the most confident.
+    best: dict[tuple[str, str, str], Edge] = {}
+    for e in edges:
+        if e.src == e.dst:
+            continue
+        key = (e.src, e.dst, e.kind)
+        if key not in best or e.confidence > best[key].confidence:
+            best[key] = e
+    return list(best.values())

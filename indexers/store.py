@@ -1,0 +1,334 @@
+"""The code index on disk: LanceDB tables plus a manifest that commits them together.
+
+Each write makes new LanceDB table versions; only when all tables are written does
+``manifest.json`` (replaced atomically) name those versions. Readers open the versions
+the manifest names, so a crash in the middle of a write leaves the previous index in
+force, and the next writer rolls the tables back to it before writing.
+
+Writers hold ``index.lock`` (flock), so two index runs never interleave. Facts,
+semantic edges and vectors are tables of the same database, owned by other modules:
+nothing here touches them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow as pa
+
+from .paths import connect
+from .types import Edge, FileRecord, Import, ParsedFile, Ref, Symbol
+
+SCHEMA_VERSION = 3
+CODE_TABLES = ("files", "symbols", "edges")
+MANIFEST = "manifest.json"
+LOCK = "index.lock"
+
+
+class StoreError(Exception):
+    """The store cannot be used as it is; the message says what to do."""
+
+
+class StoreBusy(StoreError):
+    pass
+
+
+class StoreIncompatible(StoreError):
+    """Written by another schema version, or unreadable: rebuild."""
+
+
+SCHEMAS = {
+    "files": pa.schema(
+        [
+            ("path", pa.string()),
+            ("language", pa.string()),
+            ("hash", pa.string()),
+            ("size", pa.int64()),
+            ("mtime_ns", pa.int64()),
+            ("lines", pa.int64()),
+            ("errors", pa.string()),  # JSON [[start, end], ...]
+            ("package", pa.string()),
+            ("imports", pa.string()),  # JSON
+            ("refs", pa.string()),  # JSON
+        ]
+    ),
+    "symbols": pa.schema(
+        [
+            ("id", pa.string()),
+            ("path", pa.string()),
+            ("qualname", pa.string()),
+            ("name", pa.string()),
+            ("kind", pa.string()),
+            ("start_line", pa.int64()),
+            ("end_line", pa.int64()),
+            ("body_line", pa.int64()),
+            ("signature", pa.string()),
+            ("doc", pa.string()),
+            ("hash", pa.string()),
+            ("tokens_full", pa.int64()),
+            ("tokens_sig", pa.int64()),
+            ("search_text", pa.string()),
+        ]
+    ),
+    "edges": pa.schema(
+        [
+            ("src", pa.string()),
+            ("dst", pa.string()),
+            ("src_path", pa.string()),
+            ("dst_path", pa.string()),
+            ("kind", pa.string()),
+            ("resolution", pa.string()),
+            ("confidence", pa.float64()),
+            ("line", pa.int64()),
+        ]
+    ),
+}
+
+
+def split_identifier_words(text: str) -> str:
+    """``parseHTTPResponse_body`` → ``parse http response body``: words for full-text search."""
+    import re
+
+    out = []
+    for token in re.findall(r"[A-Za-z0-9]+", text):
+        out.extend(re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+", token))
+    return " ".join(w.lower() for w in out)
+
+
+def search_text(sym: Symbol) -> str:
+    return " ".join(
+        [sym.qualname, split_identifier_words(sym.qualname), split_identifier_words(sym.signature), sym.doc[:300]]
+    )
+
+
+# --- rows <-> types ---------------------------------------------------------------
+
+
+def file_row(pf: ParsedFile, size: int, mtime_ns: int) -> dict:
+    return {
+        "path": pf.path,
+        "language": pf.language,
+        "hash": pf.hash,
+        "size": size,
+        "mtime_ns": mtime_ns,
+        "lines": pf.lines,
+        "errors": json.dumps(pf.errors),
+        "package": pf.package,
+        "imports": json.dumps([[i.module, i.name, i.local, i.line] for i in pf.imports]),
+        "refs": json.dumps([[r.chain, r.line, r.scope, r.kind] for r in pf.refs]),
+    }
+
+
+def parsed_from_row(row: dict, symbols: list[Symbol]) -> tuple[ParsedFile, FileRecord]:
+    errors = [tuple(e) for e in json.loads(row["errors"])]
+    pf = ParsedFile(
+        path=row["path"],
+        language=row["language"],
+        hash=row["hash"],
+        lines=row["lines"],
+        symbols=symbols,
+        refs=[Ref(c, l, s, k) for c, l, s, k in json.loads(row["refs"])],
+        imports=[Import(m, n, a, l) for m, n, a, l in json.loads(row["imports"])],
+        package=row["package"],
+        errors=errors,
+    )
+    rec = FileRecord(row["path"], row["language"], row["hash"], row["size"], row["mtime_ns"], row["lines"], errors)
+    return pf, rec
+
+
+def symbol_row(sym: Symbol) -> dict:
+    row = asdict(sym)
+    row["id"] = sym.id
+    row["search_text"] = search_text(sym)
+    return row
+
+
+def symbol_from_row(row: dict) -> Symbol:
+    return Symbol(
+        path=row["path"],
+        qualname=row["qualname"],
+        name=row["name"],
+        kind=row["kind"],
+        start_line=row["start_line"],
+        end_line=row["end_line"],
+        signature=row["signature"],
+        doc=row["doc"],
+        hash=row["hash"],
+        tokens_full=row["tokens_full"],
+        tokens_sig=row["tokens_sig"],
+        body_line=row["body_line"],
+    )
+
+
+def edge_row(e: Edge) -> dict:
+    return {
+        "src": e.src,
+        "dst": e.dst,
+        "src_path": e.src.rpartition(":")[0],
+        "dst_path": e.dst.rpartition(":")[0],
+        "kind": e.kind,
+        "resolution": e.resolution,
+        "confidence": e.confidence,
+        "line": e.line,
+    }
+
+
+def edge_from_row(row: dict) -> Edge:
+    return Edge(row["src"], row["dst"], row["kind"], row["resolution"], row["confidence"], row["line"])
+
+
+# --- the store ------------------------------------------------------------------
+
+
+class CodeStore:
+    """The code index tables of one store directory."""
+
+    def __init__(self, store_dir: Path):
+        self.dir = Path(store_dir)
+        self._db = None
+
+    @property
+    def db(self):
+        if self._db is None:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self._db = connect(self.dir)
+        return self._db
+
+    # manifest
+
+    def manifest(self) -> dict | None:
+        """The committed manifest; None when there is no index yet."""
+        path = self.dir / MANIFEST
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise StoreIncompatible(f"{path} is unreadable ({exc}); the index will be rebuilt") from exc
+        if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+            found = data.get("schema_version") if isinstance(data, dict) else "?"
+            raise StoreIncompatible(
+                f"the index in {self.dir} was written by schema version {found}, this ctxfold uses "
+                f"{SCHEMA_VERSION}; the index will be rebuilt (facts are kept)"
+            )
+        return data
+
+    def manifest_mtime(self) -> int:
+        try:
+            return (self.dir / MANIFEST).stat().st_mtime_ns
+        except OSError:
+            return 0
+
+    def _write_manifest(self, data: dict) -> None:
+        path = self.dir / MANIFEST
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(self.dir, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    # locking
+
+    @contextmanager
+    def write_lock(self, timeout: float = 30.0):
+        """Hold the index write lock; StoreBusy if another process keeps it past ``timeout``."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fh = open(self.dir / LOCK, "a+")
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise StoreBusy(
+                            f"another ctxfold process is indexing {self.dir.parent} (lock {self.dir / LOCK}); "
+                            "wait for it to finish, or try again"
+                        ) from None
+                    time.sleep(0.05)
+            yield
+        finally:
+            fh.close()
+
+    # tables
+
+    def _table(self, name: str, version: int | None):
+        if name not in self.db.table_names():
+            tbl = self.db.create_table(name, schema=SCHEMAS[name])
+        else:
+            tbl = self.db.open_table(name)
+        if version is not None and tbl.version != version:
+            tbl.checkout(version)
+        return tbl
+
+    def read_all(self) -> tuple[dict, dict[str, list[dict]]]:
+        """The committed manifest and every row of the code tables at its versions."""
+        manifest = self.manifest()
+        if manifest is None:
+            return {}, {name: [] for name in CODE_TABLES}
+        rows = {}
+        for name in CODE_TABLES:
+            tbl = self._table(name, manifest["versions"][name])
+            rows[name] = tbl.to_arrow().to_pylist()
+        return manifest, rows
+
+    def drop_code_tables(self) -> None:
+        existing = set(self.db.table_names())
+        for name in CODE_TABLES:
+            if name in existing:
+                self.db.drop_table(name)
+        try:
+            (self.dir / MANIFEST).unlink()
+        except FileNotFoundError:
+            pass
+
+    def commit(self, manifest_extra: dict, replace: dict[str, tuple[str, list[str], list[dict]]], compact: bool = False) -> dict:
+        """Replace rows and commit. ``replace[table] = (key column, keys to delete, rows to add)``.
+
+        Call with the write lock held.
+        """
+        old = self.manifest()
+        versions = dict(old["versions"]) if old else {}
+        for name in CODE_TABLES:
+            tbl = self._table(name, None)
+            committed = versions.get(name)
+            if committed is not None and tbl.version != committed:
+                # A write that crashed before its commit: roll the table back first.
+                tbl.checkout(committed)
+                tbl.restore()
+            if name in replace:
+                column, keys, rows = replace[name]
+                for start in range(0, len(keys), 500):
+                    chunk = keys[start : start + 500]
+                    quoted = ", ".join("'" + k.replace("'", "''") + "'" for k in chunk)
+                    tbl.delete(f"{column} IN ({quoted})")
+                if rows:
+                    tbl.add(pa.Table.from_pylist(rows, schema=SCHEMAS[name]))
+            if compact:
+                # Many incremental writes leave many small fragments; merge them.
+                tbl.optimize(cleanup_older_than=timedelta(hours=1))
+            versions[name] = tbl.version
+        generation = (old or {}).get("generation", 0) + 1
+        manifest = {
+            **manifest_extra,
+            "schema_version": SCHEMA_VERSION,
+            "generation": generation,
+            "versions": versions,
+            "committed_at": time.time(),
+        }
+        self._write_manifest(manifest)
+        return manifest
