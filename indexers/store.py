@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from .errors import CtxfoldError
 from .paths import connect
 from .types import Edge, FileRecord, Import, ParsedFile, Ref, Symbol
 
@@ -32,7 +33,7 @@ MANIFEST = "manifest.json"
 LOCK = "index.lock"
 
 
-class StoreError(Exception):
+class StoreError(CtxfoldError):
     """The store cannot be used as it is; the message says what to do."""
 
 
@@ -267,7 +268,7 @@ class CodeStore:
     # tables
 
     def _table(self, name: str, version: int | None):
-        if name not in self.db.table_names():
+        if name not in self.db.list_tables().tables:
             tbl = self.db.create_table(name, schema=SCHEMAS[name])
         else:
             tbl = self.db.open_table(name)
@@ -287,7 +288,7 @@ class CodeStore:
         return manifest, rows
 
     def drop_code_tables(self) -> None:
-        existing = set(self.db.table_names())
+        existing = set(self.db.list_tables().tables)
         for name in CODE_TABLES:
             if name in existing:
                 self.db.drop_table(name)
@@ -310,6 +311,7 @@ class CodeStore:
                 # A write that crashed before its commit: roll the table back first.
                 tbl.checkout(committed)
                 tbl.restore()
+            rows = []
             if name in replace:
                 column, keys, rows = replace[name]
                 for start in range(0, len(keys), 500):
@@ -318,6 +320,12 @@ class CodeStore:
                     tbl.delete(f"{column} IN ({quoted})")
                 if rows:
                     tbl.add(pa.Table.from_pylist(rows, schema=SCHEMAS[name]))
+            if name == "symbols" and (compact or len(rows) > 2000 or not tbl.list_indices()) and tbl.count_rows():
+                # The full-text index covers rows added later too (searched unindexed);
+                # rebuild it only after big changes.
+                from lancedb.index import FTS
+
+                tbl.create_index("search_text", config=FTS(stem=False, remove_stop_words=False), replace=True)
             if compact:
                 # Many incremental writes leave many small fragments; merge them.
                 tbl.optimize(cleanup_older_than=timedelta(hours=1))

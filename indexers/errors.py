@@ -1,0 +1,6 @@
+"""One error family for ctxfold. What the caller (a person or a model) can fix is a
+CtxfoldError, and its message names the bad value and the next step."""
+
+
+class CtxfoldError(Exception):
+    pass

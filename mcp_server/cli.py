@@ -1,0 +1,199 @@
+"""The ``ctxfold`` command: one subcommand per core function, printing to stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from indexers.scan import DEFAULT_MAX_BYTES
+
+from .errors import CtxfoldError
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr; silent when stderr is not a terminal."""
+
+    def __init__(self, enabled: bool | None = None):
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.last = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if done != total and now - self.last < 0.1:
+            return
+        self.last = now
+        if total:
+            width = 30
+            filled = int(width * done / total)
+            sys.stderr.write(f"\r{stage:8} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        else:
+            sys.stderr.write(f"\r{stage:8} ...{' ' * 40}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 60 + "\r")
+            sys.stderr.flush()
+
+
+def _workspace(args):
+    from .workspace import Workspace
+
+    return Workspace(args.repo, args.store, max_bytes=getattr(args, "max_bytes", DEFAULT_MAX_BYTES))
+
+
+def _refreshed(args):
+    ws = _workspace(args)
+    bar = ProgressBar()
+    try:
+        ws.refresh(progress=bar)
+    finally:
+        bar.close()
+    return ws
+
+
+def cmd_index(args) -> int:
+    from indexers.build import Indexer
+    from indexers.paths import store_dir_for
+
+    repo = Path(args.path or args.repo or ".").resolve()
+    if not repo.is_dir():
+        raise CtxfoldError(f"no such repository directory: {repo}")
+    indexer = Indexer(repo, store_dir_for(repo, args.store), max_bytes=args.max_bytes)
+    bar = ProgressBar()
+    try:
+        stats = indexer.update(rebuild=args.rebuild, progress=bar)
+    finally:
+        bar.close()
+    if stats.rebuilt_reason and stats.rebuilt_reason != "rebuild requested":
+        print(f"note: {stats.rebuilt_reason}", file=sys.stderr)
+    print(
+        f"indexed {repo}: {stats.files} files ({stats.parsed} parsed, {stats.deleted} removed), "
+        f"{stats.symbols} symbols, {stats.edges} edges in {stats.seconds:.2f} s"
+    )
+    for s in stats.skipped:
+        print(f"skipped {s.path}: {s.reason}")
+    for path, ranges in sorted(stats.parse_errors.items()):
+        spans = ", ".join(f"L{a}-{b}" if a != b else f"L{a}" for a, b in ranges[:5])
+        print(f"syntax errors in {path}: {spans} (the rest of the file is indexed)")
+    return 0
+
+
+def cmd_status(args) -> int:
+    from .status import status
+
+    ws = _workspace(args)
+    report = status(ws)
+    if args.format == "json":
+        print(json.dumps(report, indent=1, sort_keys=True))
+    else:
+        from .status import render_status
+
+        print(render_status(report))
+    return 0
+
+
+def cmd_search(args) -> int:
+    from .search import search_symbols
+
+    result = search_symbols(_refreshed(args), args.query, args.kind, args.path, args.limit, args.offset)
+    print(json.dumps(result.to_json(), indent=1) if args.format == "json" else result.render())
+    return 0 if result.hits else 1
+
+
+def cmd_recall(args) -> int:
+    from .facts_bridge import facts_for
+    from .recall import recall
+
+    ws = _refreshed(args)
+    task = args.task if args.task != "-" else sys.stdin.read()
+    result = recall(ws, task, args.budget, args.focus, "markdown", facts=facts_for(ws))
+    print(json.dumps(result.to_json()) if args.format == "json" else result.text, end="" if args.format != "json" else "\n")
+    return 0
+
+
+def cmd_fold(args) -> int:
+    from .fold import fold_file
+
+    result = fold_file(_refreshed(args), args.path, args.focus, args.budget)
+    print(result.text, end="")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .server import serve
+
+    serve(args.repo, args.store)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ctxfold", description="A context database for coding agents, served over MCP.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--repo", default=None, help="repository root (default: $CLAUDE_PROJECT_DIR, else the current directory)")
+    common.add_argument("--store", type=Path, default=None, help="store directory (default: REPO/.ctxfold)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", parents=[common], help="index a repository (incremental)")
+    p.add_argument("path", nargs="?", help="repository root (default: --repo or the current directory)")
+    p.add_argument("--rebuild", action="store_true", help="drop the code index and build it anew (facts are kept)")
+    p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="skip files larger than this (default 1 MB)")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("status", parents=[common], help="what the index holds, and how fresh it is")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("search", parents=[common], help="find symbols by name, prefix, words or fuzzily")
+    p.add_argument("query")
+    p.add_argument("--kind")
+    p.add_argument("--path")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("recall", parents=[common], help="the code and facts a task needs, within a token budget")
+    p.add_argument("task", help="the task text ('-' reads it from stdin)")
+    p.add_argument("--budget", type=int, default=None, help="most tokens to return (default 8000)")
+    p.add_argument("--focus", action="append", default=[], help="a file or symbol you are working on (repeatable)")
+    p.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    p.set_defaults(func=cmd_recall)
+
+    p = sub.add_parser("fold", parents=[common], help="one file with irrelevant bodies folded")
+    p.add_argument("path")
+    p.add_argument("--focus", action="append", default=None, help="task text, symbol names or line ranges (repeatable)")
+    p.add_argument("--budget", type=int, default=None)
+    p.set_defaults(func=cmd_fold)
+
+    p = sub.add_parser("serve", parents=[common], help="serve the MCP tools over stdio")
+    p.set_defaults(func=cmd_serve)
+
+    from .facts_bridge import add_facts_cli
+
+    add_facts_cli(sub, common)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="ctxfold: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except CtxfoldError as exc:
+        print(f"ctxfold: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ctxfold: interrupted; the last committed index is intact", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,360 @@
+"""recall: the code (and facts) a task needs, inside an exact token budget.
+
+seeds (seeds.py) → diffusion over the graph → packing (full / signature / left out)
+→ rendering, counted with tiktoken and trimmed until it fits.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from indexers.languages import LANGUAGES
+from indexers.tokens import count_tokens
+from indexers.types import Symbol
+
+from .errors import CtxfoldError
+from .seeds import SeedSet, collect_seeds
+from .settings import SETTINGS, RecallSettings
+from .workspace import Views, Workspace
+
+TYPE_KINDS = {"class", "struct", "interface", "trait", "enum", "type"}
+FENCE = {"python": "python", "javascript": "js", "typescript": "ts", "tsx": "tsx", "go": "go", "rust": "rust", "java": "java"}
+
+
+@dataclass
+class Candidate:
+    sym: Symbol
+    score: float
+    why: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Item:
+    path: str
+    symbol: str
+    kind: str
+    start_line: int
+    end_line: int
+    level: str  # "full" | "signature" | "fact"
+    tokens: int
+    score: float
+    why: str
+
+
+@dataclass
+class FactLine:
+    """A fact as recall shows it: one compact line, already rendered by the fact store."""
+
+    id: str
+    text: str
+    score: float
+
+
+@dataclass
+class RecallResult:
+    budget: int
+    tokens: int
+    encoding: str
+    text: str
+    items: list[Item]
+    omitted: list[dict]
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "budget": self.budget,
+            "tokens": self.tokens,
+            "encoding": self.encoding,
+            "text": self.text,
+            "items": [asdict(i) for i in self.items],
+            "omitted": self.omitted,
+        }
+
+
+FactsProvider = Callable[[str, set[str], set[str]], list[FactLine]]
+
+
+# --- ranking -------------------------------------------------------------------------
+
+
+def _diffuse(v: Views, seeds: SeedSet, s: RecallSettings) -> tuple[dict[str, float], dict[str, str]]:
+    """Personalized PageRank by a few power-iteration steps from the seeds: activation
+    flows along calls (both ways), inheritance, containment and semantic edges, so a
+    symbol reached from two seeds outscores one reached from one."""
+    g = v.graph
+    base = {sid: seed.weight for sid, seed in seeds.seeds.items() if sid in g}
+    x = dict(base)
+    via: dict[str, tuple[float, str]] = {}
+    for _ in range(s.iterations):
+        nxt = {sid: s.restart * w for sid, w in base.items()}
+        for u, val in x.items():
+            if val < 1e-4:
+                continue
+            nbrs = [(vv, d["weight"], d["kind"], "out") for vv, d in g.succ[u].items()]
+            nbrs += [(vv, d["weight"] * s.reverse_factor, d["kind"], "in") for vv, d in g.pred[u].items()]
+            if not nbrs:
+                continue
+            if len(nbrs) > s.max_fanout:
+                nbrs.sort(key=lambda t: -t[1])
+                nbrs = nbrs[: s.max_fanout]
+            total = sum(w for _, w, _, _ in nbrs) or 1.0
+            spread = (1 - s.restart) * val
+            for vv, w, kind, direction in nbrs:
+                gain = spread * w / total
+                nxt[vv] = nxt.get(vv, 0.0) + gain
+                if gain > via.get(vv, (0.0, ""))[0]:
+                    via[vv] = (gain, _relation(kind, direction, u))
+        x = nxt
+    return x, {k: why for k, (_, why) in via.items()}
+
+
+def _relation(kind: str, direction: str, other: str) -> str:
+    name = other.rpartition(":")[2] or other.rstrip(":")
+    if kind == "call":
+        return f"called by {name}" if direction == "in" else f"calls {name}"
+    if kind == "inherit":
+        return f"subclass of {name}" if direction == "in" else f"base of {name}"
+    if kind == "contain":
+        return f"member of {name}" if direction == "in" else f"contains {name}"
+    if kind == "import":
+        return f"imported by {name}" if direction == "in" else f"imports {name}"
+    return f"coupled to {name}"
+
+
+def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings = SETTINGS) -> list[Candidate]:
+    text_hits = ws.text.search(task, limit=s.text_hits)
+    seeds = collect_seeds(v, task, focus, text_hits)
+    scores, via = _diffuse(v, seeds, s)
+    # File prior: a file holding several strong seeds lifts every symbol in it.
+    file_seed: dict[str, list[float]] = {}
+    for sid, seed in seeds.seeds.items():
+        path = sid.rpartition(":")[0]
+        file_seed.setdefault(path, []).append(seed.weight)
+    prior = {p: sum(sorted(ws_, reverse=True)[:3]) for p, ws_ in file_seed.items()}
+    top_prior = max(prior.values(), default=1.0) or 1.0
+    out: list[Candidate] = []
+    for sid, score in scores.items():
+        sym = v.symbols.get(sid)
+        if sym is None:
+            continue
+        score += s.file_prior * prior.get(sym.path, 0.0) / top_prior
+        why = list(seeds.seeds[sid].reasons) if sid in seeds.seeds else []
+        if sid in via:
+            why.append(via[sid])
+        out.append(Candidate(sym, score, why or ["near a seed"]))
+    out.sort(key=lambda c: (-c.score, c.sym.path, c.sym.start_line))
+    return out
+
+
+# --- packing and rendering ---------------------------------------------------------------
+
+
+class _Source:
+    """Lines of files, read once per recall."""
+
+    def __init__(self, repo: Path):
+        self.repo = repo
+        self.cache: dict[str, list[str]] = {}
+
+    def lines(self, path: str) -> list[str]:
+        if path not in self.cache:
+            try:
+                self.cache[path] = (self.repo / path).read_text(encoding="utf-8-sig", errors="replace").splitlines()
+            except OSError:
+                self.cache[path] = []
+        return self.cache[path]
+
+
+def _language(path: str) -> str:
+    from indexers.languages import language_for_path
+
+    return language_for_path(path) or ""
+
+
+def _code(src: _Source, sym: Symbol, level: str) -> str:
+    lines = src.lines(sym.path)
+    if level == "full":
+        return "\n".join(lines[sym.start_line - 1 : sym.end_line])
+    end = sym.body_line - 1 if sym.body_line > sym.start_line else sym.start_line
+    if sym.body_line == sym.start_line or not sym.body_line:
+        end = sym.start_line
+    head = "\n".join(lines[sym.start_line - 1 : end])
+    if sym.doc:
+        lang = _language(sym.path)
+        marker = LANGUAGES[lang].comment if lang in LANGUAGES else "#"
+        indent = len(head.splitlines()[-1]) - len(head.splitlines()[-1].lstrip()) + 4 if head else 4
+        head += "\n" + " " * indent + f"{marker} {sym.doc.splitlines()[0][:160]}"
+    return head
+
+
+def _item_block(src: _Source, c: Candidate, level: str) -> str:
+    sym = c.sym
+    end = sym.end_line if level == "full" else max(sym.start_line, (sym.body_line - 1) if sym.body_line else sym.start_line)
+    rng = f"L{sym.start_line}-{end}" if end != sym.start_line else f"L{sym.start_line}"
+    why = "; ".join(c.why[:2])
+    fence = FENCE.get(_language(sym.path), "")
+    return f"{rng} {sym.qualname} [{sym.kind}, {level}] — {why}\n```{fence}\n{_code(src, sym, level)}\n```"
+
+
+def _covered(chosen: dict[str, str], sym: Symbol) -> bool:
+    """A symbol is already shown in full when an enclosing type is shown in full."""
+    qual = sym.parent
+    while qual:
+        if chosen.get(f"{sym.path}:{qual}") == "full":
+            return True
+        qual = qual.rpartition(".")[0]
+    return False
+
+
+def _render(header: str, facts: list[FactLine], blocks: list[tuple[str, int, str]], omitted_lines: list[str]) -> str:
+    parts = [header]
+    if facts:
+        parts.append("## facts\n" + "\n".join(f"- {f.text}" for f in facts))
+    by_file: dict[str, list[tuple[int, str]]] = {}
+    for path, line, block in blocks:
+        by_file.setdefault(path, []).append((line, block))
+    for path, entries in by_file.items():
+        entries.sort()
+        parts.append(f"## {path}\n" + "\n".join(b for _, b in entries))
+    if omitted_lines:
+        parts.append("## left out (ask fold_file for a file, or recall with a bigger budget)\n" + "\n".join(omitted_lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def recall(
+    ws: Workspace | Path | str,
+    task: str,
+    budget: int | None = None,
+    focus: list[str] | None = None,
+    fmt: str = "markdown",
+    settings: RecallSettings = SETTINGS,
+    facts: FactsProvider | None = None,
+):
+    """Pack what ``task`` needs into ``budget`` tokens. Returns a RecallResult, or its
+    JSON dict when ``fmt == "json"``."""
+    started = time.perf_counter()
+    if not isinstance(ws, Workspace):
+        ws = Workspace(ws)
+    task = (task or "").strip()
+    if not task:
+        raise CtxfoldError("empty task: describe what you are working on (an issue, an error with its traceback, a goal)")
+    budget = settings.default_budget if budget is None else int(budget)
+    if budget < settings.min_budget:
+        raise CtxfoldError(f"budget {budget} is too small: the smallest useful recall needs {settings.min_budget} tokens")
+    if budget > settings.max_budget:
+        raise CtxfoldError(
+            f"budget {budget} is over the cap of {settings.max_budget} tokens (large tool results crowd out the "
+            "conversation); ask for less, or raise the cap with CTXFOLD_MAX_BUDGET"
+        )
+    if fmt not in ("markdown", "json"):
+        raise CtxfoldError(f"unknown format {fmt!r}: use markdown or json")
+    focus = [f for f in (focus or []) if f and f.strip()]
+
+    v = ws.fresh_views()
+    candidates = rank(ws, v, task, focus, settings)
+    src = _Source(ws.repo)
+    enc = settings.encoding
+
+    fact_lines: list[FactLine] = []
+    if facts is not None:
+        top_ids = {c.sym.id for c in candidates[:50]}
+        fact_lines = facts(task, top_ids, {c.sym.path for c in candidates[:50]})
+
+    # Plan with per-item token counts, then render and count exactly.
+    reserve = int(budget * settings.manifest_share) + 60
+    remaining = budget - reserve - sum(count_tokens(f.text, enc) + 3 for f in fact_lines)
+    while fact_lines and remaining < budget * 0.3:
+        fact_lines.pop()  # facts never crowd out the code entirely
+        remaining = budget - reserve - sum(count_tokens(f.text, enc) + 3 for f in fact_lines)
+    chosen: dict[str, str] = {}
+    planned: list[tuple[Candidate, str, str, int]] = []  # candidate, level, block, tokens
+    pool = candidates[:400]
+    sig_reserve = int(budget * 0.12)
+    for c in pool:  # pass 1: bodies in score order
+        if remaining - sig_reserve <= 40:
+            break
+        if _covered(chosen, c.sym):
+            continue
+        if c.sym.kind in TYPE_KINDS and (
+            c.sym.tokens_full > 600 or any(k.startswith(c.sym.id + ".") for k in chosen)
+        ):
+            continue  # a big type, or one whose members are in: shown as its signature
+        block = _item_block(src, c, "full")
+        cost = count_tokens(block, enc) + 2
+        if cost <= remaining - sig_reserve and (not planned or cost <= budget * settings.max_item_share):
+            chosen[c.sym.id] = "full"
+            planned.append((c, "full", block, cost))
+            remaining -= cost
+    for c in pool[:150]:  # pass 2: signatures of the best of the rest
+        if remaining <= 30:
+            break
+        if c.sym.id in chosen or _covered(chosen, c.sym):
+            continue
+        block = _item_block(src, c, "signature")
+        cost = count_tokens(block, enc) + 2
+        if cost <= remaining:
+            chosen[c.sym.id] = "signature"
+            planned.append((c, "signature", block, cost))
+            remaining -= cost
+
+    left_out = [c for c in pool if c.sym.id not in chosen and not _covered(chosen, c.sym)]
+    freshness = ws.freshness_note or f"index fresh (generation {ws.indexer.generation})"
+
+    def build(planned_items, n_omitted) -> str:
+        omitted_lines = [
+            f"- {c.sym.path}:{c.sym.start_line}-{c.sym.end_line} {c.sym.qualname} ({c.sym.tokens_full} tokens)"
+            for c in left_out[:n_omitted]
+        ]
+        header = f"# ctxfold recall — {{tokens}} of {budget} tokens ({enc}); {freshness}"
+        blocks = [(c.sym.path, c.sym.start_line, block) for c, _, block, _ in planned_items]
+        return _render(header, fact_lines, blocks, omitted_lines)
+
+    n_omitted = min(settings.manifest_items, len(left_out))
+    while True:
+        draft = build(planned, n_omitted)
+        # The header states the final count, and the count's own digits can change it:
+        # settle on a number that is true of the text that carries it.
+        claimed = count_tokens(draft.replace("{tokens}", str(budget)), enc)
+        for _ in range(4):
+            text = draft.replace("{tokens}", f"{claimed:,}")
+            tokens = count_tokens(text, enc)
+            if tokens == claimed:
+                break
+            claimed = tokens
+        if tokens <= budget and tokens == claimed:
+            break
+        # Trim: the manifest first, then the lowest-ranked item.
+        if n_omitted > 3:
+            n_omitted -= max(1, (tokens - budget) // 20)
+            n_omitted = max(n_omitted, 3)
+        elif planned:
+            planned.pop()
+        elif fact_lines:
+            fact_lines.pop()
+        elif n_omitted:
+            n_omitted -= 1
+        else:
+            raise CtxfoldError(f"budget {budget} cannot hold even the header; use at least {settings.min_budget}")
+
+    items = [
+        Item(c.sym.path, c.sym.qualname, c.sym.kind, c.sym.start_line,
+             c.sym.end_line if level == "full" else max(c.sym.start_line, (c.sym.body_line or c.sym.start_line + 1) - 1),
+             level, cost, round(c.score, 4), "; ".join(c.why[:3]))
+        for c, level, _, cost in sorted(planned, key=lambda p: -p[0].score)
+    ]
+    items = [Item("", f.id, "fact", 0, 0, "fact", count_tokens(f.text, enc), round(f.score, 4), "relevant fact") for f in fact_lines] + items
+    omitted = [
+        {"path": c.sym.path, "symbol": c.sym.qualname, "kind": c.sym.kind, "start_line": c.sym.start_line,
+         "end_line": c.sym.end_line, "tokens": c.sym.tokens_full, "score": round(c.score, 4)}
+        for c in left_out[: settings.manifest_items]
+    ]
+    result = RecallResult(budget, tokens, enc, text, items, omitted, time.perf_counter() - started)
+    return result.to_json() if fmt == "json" else result
+
+
+def render_json(result: RecallResult) -> str:
+    return json.dumps(result.to_json(), indent=1)

@@ -1,0 +1,134 @@
+"""Where recall starts: symbols the task points at, each with a weight and a reason."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from indexers.types import Symbol
+
+from .workspace import Views
+
+_EXT = r"(?:py|pyi|js|jsx|mjs|cjs|ts|tsx|go|rs|java)"
+# File "pkg/mod.py", line 12, in func   (Python tracebacks)
+_PY_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
+# at foo (src/bar.ts:12:3) · src/main.rs:10:5 · /x/y/file.go:123 +0x1d · Foo.java:42
+_PATH_LINE = re.compile(r"([\w./\\-]+\." + _EXT + r"):(\d+)")
+_JAVA_FRAME = re.compile(r"at ([\w.$]+)\.([\w$<>]+)\((\w+\.java):(\d+)\)")
+_PATH = re.compile(r"(?<![\w/.-])([\w.-]+(?:/[\w.-]+)*\." + _EXT + r")\b")
+_DOTTED = re.compile(r"\b([A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)+)\b")
+_IDENT = re.compile(r"\b([A-Za-z_]\w{2,})\b")
+
+
+@dataclass
+class Seed:
+    weight: float
+    reasons: list[str] = field(default_factory=list)
+
+
+class SeedSet:
+    def __init__(self) -> None:
+        self.seeds: dict[str, Seed] = {}
+
+    def add(self, sid: str, weight: float, reason: str) -> None:
+        seed = self.seeds.setdefault(sid, Seed(0.0))
+        seed.weight += weight
+        if reason not in seed.reasons:
+            seed.reasons.append(reason)
+
+
+def _match_path(v: Views, raw: str) -> list[str]:
+    """Indexed paths that a path from the task refers to (absolute or partial)."""
+    raw = raw.replace("\\", "/").lstrip("./")
+    if raw in v.by_path:
+        return [raw]
+    hits = [p for p in v.by_path if p.endswith("/" + raw) or raw.endswith("/" + p)]
+    if not hits and "/" not in raw:
+        hits = [p for p in v.by_path if p.rsplit("/", 1)[-1] == raw]
+    return hits[:3]
+
+
+def _symbol_at(v: Views, path: str, line: int) -> Symbol | None:
+    best = None
+    for sym in v.by_path.get(path, []):
+        if sym.start_line <= line <= sym.end_line and (best is None or sym.start_line >= best.start_line):
+            best = sym
+    return best
+
+
+def _name_rarity(v: Views, name: str) -> float:
+    n = len(v.by_name.get(name.lower(), []))
+    return 1.0 / math.sqrt(n) if n else 0.0
+
+
+def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[str, float, list[str]]]) -> SeedSet:
+    seeds = SeedSet()
+
+    # Traceback frames: the strongest evidence there is; the innermost frame counts most.
+    frames: list[tuple[str, int]] = [(m.group(1), int(m.group(2))) for m in _PY_FRAME.finditer(task)]
+    frames += [(m.group(1), int(m.group(2))) for m in _PATH_LINE.finditer(task)]
+    frames += [(m.group(3), int(m.group(4))) for m in _JAVA_FRAME.finditer(task)]
+    for i, (raw, line) in enumerate(frames):
+        for path in _match_path(v, raw):
+            sym = _symbol_at(v, path, line)
+            if sym is not None:
+                seeds.add(sym.id, 3.0 + i * 0.2, f"in the traceback ({path}:{line})")
+
+    # Paths named in the task: every symbol of the file, lightly.
+    for m in _PATH.finditer(task):
+        for path in _match_path(v, m.group(1)):
+            syms = v.by_path.get(path, [])
+            for sym in syms:
+                seeds.add(sym.id, 1.5 / math.sqrt(max(1, len(syms))), f"file named in the task ({path})")
+
+    # Dotted names: Class.method, module.func, Type::fn.
+    for m in _DOTTED.finditer(task):
+        parts = re.split(r"\.|::", m.group(1))
+        leaf = parts[-1]
+        for sym in v.by_name.get(leaf.lower(), []):
+            if sym.name != leaf:
+                continue
+            qual_parts = sym.qualname.split(".")
+            module_parts = sym.path.rsplit(".", 1)[0].split("/")
+            tail = parts[:-1]
+            if tail and (tail[-1] in qual_parts[:-1] or tail[-1] in module_parts):
+                seeds.add(sym.id, 2.5, f"named in the task ({m.group(1)})")
+
+    # Plain identifiers that name a symbol; rare names weigh more than common ones.
+    for name in set(_IDENT.findall(task)):
+        syms = v.by_name.get(name.lower(), [])
+        exact = [s for s in syms if s.name == name]
+        if not exact:
+            continue
+        is_code_like = "_" in name or any(c.isupper() for c in name[1:]) or f"{name}(" in task or f"`{name}" in task
+        weight = (2.0 if is_code_like else 0.6) * _name_rarity(v, name)
+        for sym in exact:
+            seeds.add(sym.id, weight, f"named in the task ({name})")
+
+    # Focus: what the agent is working on.
+    for item in focus or []:
+        item = item.strip()
+        if not item:
+            continue
+        if item in v.symbols:
+            seeds.add(item, 3.0, "in focus")
+            continue
+        paths = _match_path(v, item)
+        if paths:
+            for path in paths:
+                for sym in v.by_path.get(path, []):
+                    seeds.add(sym.id, 1.0, f"in a focus file ({path})")
+            continue
+        leaf = re.split(r"\.|::|:", item)[-1]
+        for sym in v.by_name.get(leaf.lower(), []):
+            if sym.qualname == item or sym.name == item or sym.qualname.endswith("." + item):
+                seeds.add(sym.id, 3.0, "in focus")
+
+    # Full-text hits over bodies: scaled to the best hit.
+    if text_hits:
+        top = text_hits[0][1]
+        for sid, score, terms in text_hits:
+            if sid in v.symbols:
+                seeds.add(sid, 1.5 * score / top, "text match: " + ", ".join(sorted(terms, key=len, reverse=True)[:3]))
+    return seeds

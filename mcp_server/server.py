@@ -1,0 +1,144 @@
+"""The MCP server: thin tools over the plain functions that the CLI and tests call too.
+
+stdout is the protocol: everything else goes to stderr through logging.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
+from pydantic import Field
+
+from .errors import CtxfoldError
+from .settings import SETTINGS
+from .workspace import Workspace
+
+log = logging.getLogger("ctxfold")
+READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
+# Recall and fold results can be long: ask Claude Code to keep them inline, not in a file.
+LARGE_RESULT = {"anthropic/maxResultSizeChars": SETTINGS.large_result_chars * 2}
+
+INSTRUCTIONS = (
+    "ctxfold knows this repository's code as a graph of symbols, and remembers facts you record. "
+    "Start a task with recall(task) instead of reading whole files; use fold_file for one file, "
+    "search_symbols to find a definition, record_fact to keep what you learned."
+)
+
+
+async def _run(ctx: Context | None, ws: Workspace, fn, *args, **kwargs):
+    """Run a blocking call on a worker thread, refreshing the index first; progress of a
+    long refresh goes to the client as progress notifications."""
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if ctx is None:
+            return
+        try:
+            anyio.from_thread.run(ctx.report_progress, done, total or None, f"indexing: {stage}")
+        except Exception:  # the client may not want progress; never fail the call for it
+            log.debug("progress notification failed", exc_info=True)
+
+    def call():
+        ws.refresh(progress=progress)
+        return fn(*args, **kwargs)
+
+    try:
+        return await anyio.to_thread.run_sync(call)
+    except CtxfoldError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+def build_server(repo: Path | str | None = None, store: Path | str | None = None) -> MCPServer:
+    from indexers.paths import repo_root
+
+    root = repo_root(repo)
+
+    @asynccontextmanager
+    async def lifespan(server: MCPServer):
+        ws = Workspace(root, store)
+        log.info("ctxfold serving %s (store %s)", ws.repo, ws.store_dir)
+        yield {"ws": ws}
+
+    mcp = MCPServer("ctxfold", instructions=INSTRUCTIONS, lifespan=lifespan)
+
+    def workspace(ctx: Context) -> Workspace:
+        return ctx.request_context.lifespan_context["ws"]
+
+    @mcp.tool(annotations=READ_ONLY, structured_output=False, meta=LARGE_RESULT)
+    async def recall(
+        task: Annotated[str, Field(description="What you are working on: the issue text, an error with its traceback, or a goal.")],
+        ctx: Context,
+        budget: Annotated[int, Field(description="Most tokens to return (exact, tiktoken). Default 8000; cap 20000.")] = SETTINGS.default_budget,
+        focus: Annotated[list[str] | None, Field(description="Files or symbols you are working on (path, Class.method, path:Qualified.name).")] = None,
+        format: Annotated[str, Field(description="markdown (default) or json")] = "markdown",
+    ) -> str:
+        """Get the code and remembered facts a task needs, within a token budget. Use it first on a
+        task instead of reading whole files. Returns facts, then the most relevant symbols in full
+        (with path and line range, grouped by file), signatures of their neighbours, and a list of
+        what was left out with token costs (ask fold_file or a bigger budget for those)."""
+        from .recall import recall as do_recall
+        from .facts_bridge import facts_for
+
+        ws = workspace(ctx)
+        result = await _run(ctx, ws, do_recall, ws, task, budget, focus, "markdown", facts=facts_for(ws))
+        if format == "json":
+            import json
+
+            return json.dumps(result.to_json())
+        return result.text
+
+    @mcp.tool(annotations=READ_ONLY, structured_output=False, meta=LARGE_RESULT)
+    async def fold_file(
+        path: Annotated[str, Field(description="File path relative to the repository root.")],
+        ctx: Context,
+        focus: Annotated[str | None, Field(description="What matters: a task text, symbol names, or line ranges like '120-180'.")] = None,
+        budget: Annotated[int | None, Field(description="Most tokens to return; bodies fold from the least relevant until it fits.")] = None,
+    ) -> str:
+        """Show one file with bodies irrelevant to the focus folded to one-line markers. Imports,
+        signatures, docstring first lines and relevant bodies stay verbatim; every kept line is
+        prefixed with its real line number, so you can edit or read a range directly. Without a
+        focus you get an outline of the file."""
+        from .fold import fold_file as do_fold
+
+        ws = workspace(ctx)
+        result = await _run(ctx, ws, do_fold, ws, path, focus, budget)
+        return result.text
+
+    @mcp.tool(annotations=READ_ONLY, structured_output=False)
+    async def search_symbols(
+        query: Annotated[str, Field(description="A symbol name, Class.method, a prefix, or words from its name or docstring.")],
+        ctx: Context,
+        kind: Annotated[str | None, Field(description="function, method, class, struct, interface, trait, enum or type")] = None,
+        path: Annotated[str | None, Field(description="Only symbols in this file or directory.")] = None,
+        limit: Annotated[int, Field(description="Hits per page (1-200).")] = 20,
+        offset: Annotated[int, Field(description="Skip this many hits (paging).")] = 0,
+    ) -> str:
+        """Find where symbols are defined: exact name, qualified name, prefix, full-text over
+        names/signatures/docstrings, then fuzzy. Each hit gives the qualified name, kind,
+        path:start-end and signature. Use it to locate a definition before reading or editing."""
+        from .search import search_symbols as do_search
+
+        ws = workspace(ctx)
+        result = await _run(ctx, ws, do_search, ws, query, kind, path, limit, offset)
+        return result.render()
+
+    from .facts_bridge import register_fact_tools
+
+    register_fact_tools(mcp, workspace, _run)
+    return mcp
+
+
+def serve(repo: Path | str | None = None, store: Path | str | None = None) -> None:
+    server = build_server(repo, store)
+    server.run("stdio")
+
+
+__all__ = ["build_server", "serve", "Any"]

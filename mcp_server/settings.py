@@ -1,0 +1,38 @@
+"""Every tunable number of the read side, in one place (tuned with benchmarks/localize.py).
+
+Environment overrides: CTXFOLD_MAX_BUDGET raises the recall budget cap;
+CTXFOLD_ENCODING picks the tiktoken encoding (cl100k_base or o200k_base).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from indexers.tokens import DEFAULT_ENCODING
+
+
+@dataclass(frozen=True)
+class RecallSettings:
+    default_budget: int = 8000
+    # Claude Code warns at 10,000 tokens of tool output and cuts at 25,000 (its own
+    # tokenizer, which can count ~10-15% more than cl100k on code): 20,000 leaves margin.
+    max_budget: int = int(os.environ.get("CTXFOLD_MAX_BUDGET", "20000"))
+    min_budget: int = 200
+    encoding: str = os.environ.get("CTXFOLD_ENCODING", DEFAULT_ENCODING)
+    text_hits: int = 300  # full-text hits taken as seeds
+    # Diffusion (personalized PageRank by power iteration around the seeds).
+    restart: float = 0.5  # share of activation that returns to the seeds each step
+    iterations: int = 3
+    max_fanout: int = 40  # a hub spreads only to its strongest neighbours
+    reverse_factor: float = 0.7  # callers of a seed matter a bit less than its callees
+    file_prior: float = 0.35  # weight of a file's best seeds on every symbol of it
+    # Packing.
+    max_item_share: float = 0.5  # one item may not take more than this share of the budget (but the first)
+    signature_value: float = 0.25  # value of a signature relative to the full body
+    manifest_share: float = 0.08  # budget kept for the list of what was left out
+    manifest_items: int = 15
+    large_result_chars: int = 40_000  # above this, tell Claude Code not to spill to a file
+
+
+SETTINGS = RecallSettings()

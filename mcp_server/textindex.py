@@ -1,0 +1,126 @@
+"""An in-memory BM25 index over symbol texts (names, signatures, docstrings, bodies and
+their file path), updated per file by content hash, for recall's full-text seeds."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from pathlib import Path
+
+from indexers.types import ParsedFile
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+STOPWORDS = frozenset(
+    """a an and are as at be but by for from has have if in into is it its not of on or
+    such that the their then there these this to was will with self cls none true false
+    return def class import none pass elif else try except raise while yield lambda
+    i we you he she they me my our your can could should would may might do does did
+    when what which who how why where all any some one two get set use used using also
+    just like make made new old so than too very only own same other each both few more
+    most no nor out up down over under again further once here both after before above
+    below between through during off about against within without function method
+    code file line lines value values example following issue problem error expected
+    actual result results output input test tests work works working bug""".split()
+)
+K1, B = 1.2, 0.75
+
+
+def words(text: str) -> list[str]:
+    """Identifier-aware terms: every identifier lowercased, plus its snake/Camel parts."""
+    out: list[str] = []
+    for ident in _WORD.findall(text):
+        low = ident.lower()
+        parts = [p.lower() for chunk in ident.split("_") for p in _PARTS.findall(chunk)]
+        if len(parts) > 1 or (parts and parts[0] != low):
+            out.extend(p for p in parts if len(p) > 2 and p not in STOPWORDS)
+        if len(low) > 2 and low not in STOPWORDS:
+            out.append(low)
+    return out
+
+
+class TextIndex:
+    def __init__(self) -> None:
+        self.file_hash: dict[str, str] = {}
+        self.doc_terms: dict[str, Counter] = {}  # symbol id -> term counts
+        self.doc_len: dict[str, int] = {}
+        self.postings: dict[str, dict[str, int]] = {}
+        self.file_docs: dict[str, list[str]] = {}
+        self._total_len = 0
+
+    def _remove_file(self, path: str) -> None:
+        for sid in self.file_docs.pop(path, []):
+            for term in self.doc_terms.pop(sid, {}):
+                bucket = self.postings.get(term)
+                if bucket is not None:
+                    bucket.pop(sid, None)
+                    if not bucket:
+                        del self.postings[term]
+            self._total_len -= self.doc_len.pop(sid, 0)
+        self.file_hash.pop(path, None)
+
+    def _add_file(self, repo: Path, pf: ParsedFile) -> None:
+        try:
+            lines = (repo / pf.path).read_text(encoding="utf-8-sig", errors="replace").splitlines()
+        except OSError:
+            lines = []
+        path_terms = words(pf.path.replace("/", " ").rsplit(".", 1)[0])
+        children: dict[str, list[str]] = {}
+        for sym in pf.symbols:
+            if sym.parent:
+                children.setdefault(sym.parent, []).append(sym.name)
+        sids = []
+        for sym in pf.symbols:
+            if sym.kind in ("class", "struct", "interface", "trait", "enum", "impl") and sym.qualname in children:
+                # A type's own text: its header, docstring and member names, not member bodies.
+                text = " ".join([sym.qualname, sym.signature, sym.doc, " ".join(children[sym.qualname])])
+            else:
+                body = "\n".join(lines[sym.start_line - 1 : sym.end_line])
+                text = " ".join([sym.qualname, body])
+            terms = Counter(words(text))
+            for t in path_terms:
+                terms[t] += 1
+            sid = sym.id
+            self.doc_terms[sid] = terms
+            length = sum(terms.values())
+            self.doc_len[sid] = length
+            self._total_len += length
+            for term, tf in terms.items():
+                self.postings.setdefault(term, {})[sid] = tf
+            sids.append(sid)
+        self.file_docs[pf.path] = sids
+        self.file_hash[pf.path] = pf.hash
+
+    def sync(self, repo: Path, files: dict[str, ParsedFile]) -> None:
+        """Re-index files whose hash changed; drop files that are gone."""
+        for path in [p for p in self.file_hash if p not in files or files[p].hash != self.file_hash[p]]:
+            self._remove_file(path)
+        for path, pf in files.items():
+            if path not in self.file_hash:
+                self._add_file(repo, pf)
+
+    def search(self, query: str, limit: int = 200) -> list[tuple[str, float, list[str]]]:
+        """(symbol id, BM25 score, matched terms), best first."""
+        n = len(self.doc_len)
+        if not n:
+            return []
+        avg = self._total_len / n
+        qterms = Counter(words(query))
+        scores: dict[str, float] = {}
+        matched: dict[str, list[str]] = {}
+        for term, qtf in qterms.items():
+            bucket = self.postings.get(term)
+            if not bucket:
+                continue
+            df = len(bucket)
+            if df > n * 0.25:
+                continue  # too common to say anything
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            weight = idf * (1 + math.log(qtf))
+            for sid, tf in bucket.items():
+                denom = tf + K1 * (1 - B + B * self.doc_len[sid] / avg)
+                scores[sid] = scores.get(sid, 0.0) + weight * tf * (K1 + 1) / denom
+                matched.setdefault(sid, []).append(term)
+        best = sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
+        return [(sid, score, matched[sid]) for sid, score in best]

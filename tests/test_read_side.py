@@ -1,0 +1,150 @@
+"""search_symbols, recall and fold_file through their plain functions."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from indexers.tokens import count_tokens
+from mcp_server.errors import CtxfoldError
+from mcp_server.fold import fold_file
+from mcp_server.recall import recall
+from mcp_server.search import search_symbols
+
+TRACEBACK = """Traceback (most recent call last):
+  File "main.py", line 8, in run
+  File "shop/cart.py", line 32, in checkout
+  File "shop/inventory.py", line 14, in reserve
+RuntimeError: out of stock: apple"""
+
+
+def test_search_ranks_exact_then_prefix_then_words_then_fuzzy(workspace):
+    hits = search_symbols(workspace, "parse").hits
+    assert [(h.path, h.match) for h in hits[:2]] == [("shop/inventory.py", "exact"), ("shop/pricing.py", "exact")]
+    assert search_symbols(workspace, "Cart.total").hits[0].location == "shop/cart.py:22-27"
+    assert search_symbols(workspace, "with_").hits[0].symbol == "with_tax"
+    words = search_symbols(workspace, "discount code").hits
+    assert "apply_discount" in [h.symbol for h in words]
+    assert search_symbols(workspace, "chekout").hits[0].symbol == "Cart.checkout"
+    assert [h.symbol for h in search_symbols(workspace, "parse", path="shop/pricing.py").hits] == ["parse"]
+    assert {h.kind for h in search_symbols(workspace, "Cart", kind="class").hits} == {"class"}
+    page = search_symbols(workspace, "a", limit=2, offset=2)
+    assert len(page.hits) <= 2 and page.offset == 2
+
+
+def test_search_misses_and_bad_input_say_what_to_do(workspace):
+    miss = search_symbols(workspace, "zzqqxx")
+    assert not miss.hits and "No symbol matches" in miss.render()
+    near = search_symbols(workspace, "reserv_stok")
+    assert near.hits or near.suggestions
+    with pytest.raises(CtxfoldError, match="unknown kind 'widget': use one of function"):
+        search_symbols(workspace, "x", kind="widget")
+    with pytest.raises(CtxfoldError, match="empty query"):
+        search_symbols(workspace, "  ")
+
+
+def test_recall_of_a_traceback_holds_every_frame_in_full(workspace):
+    r = recall(workspace, TRACEBACK, budget=1500)
+    full = {(i.path, i.symbol) for i in r.items if i.level == "full"}
+    assert {("shop/inventory.py", "reserve"), ("shop/cart.py", "Cart.checkout"), ("main.py", "run")} <= full
+    assert r.tokens <= 1500 and r.tokens == count_tokens(r.text)
+    reserve = next(i for i in r.items if i.symbol == "reserve")
+    assert "traceback" in reserve.why and (reserve.start_line, reserve.end_line) == (10, 15)
+    assert "L10-15 reserve" in r.text
+    tight = recall(workspace, TRACEBACK, budget=500)
+    assert "## left out" in tight.text and tight.omitted
+    assert {"path", "symbol", "start_line", "end_line", "tokens"} <= set(tight.omitted[0])
+
+
+def test_recall_of_a_behaviour_finds_code_that_is_not_named(workspace):
+    r = recall(workspace, "The discount code HALF is applied after tax instead of before", budget=1200)
+    top = [i.symbol for i in r.items[:4]]
+    assert "apply_discount" in top
+
+
+def test_recall_pulls_callees_of_a_named_function(workspace):
+    r = recall(workspace, "Why does Cart.checkout not respect stock levels?", budget=2000)
+    symbols = {i.symbol for i in r.items}
+    assert {"Cart.checkout", "reserve"} <= symbols
+    reserve = next(i for i in r.items if i.symbol == "reserve")
+    assert "checkout" in reserve.why
+
+
+def test_recall_json_matches_the_contract(workspace):
+    data = recall(workspace, TRACEBACK, budget=800, fmt="json")
+    assert set(data) == {"budget", "tokens", "encoding", "text", "items", "omitted"}
+    assert data["tokens"] <= 800 and data["encoding"] == "cl100k_base"
+    item = data["items"][0]
+    assert set(item) == {"path", "symbol", "kind", "start_line", "end_line", "level", "tokens", "score", "why"}
+    scores = [i["score"] for i in data["items"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_recall_bad_input(workspace):
+    with pytest.raises(CtxfoldError, match="empty task"):
+        recall(workspace, "  ")
+    with pytest.raises(CtxfoldError, match="needs 200 tokens"):
+        recall(workspace, "x", budget=50)
+    with pytest.raises(CtxfoldError, match="over the cap of 20000"):
+        recall(workspace, "x", budget=50_000)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(budget=st.integers(min_value=200, max_value=3000), task=st.text(min_size=1, max_size=200).filter(str.strip))
+def test_recall_never_exceeds_its_budget(workspace, budget, task):
+    r = recall(workspace, task + " cart checkout", budget=budget)
+    assert r.tokens <= budget
+    assert count_tokens(r.text) == r.tokens
+
+
+def _unfolded_lines_match_source(text: str, source_lines: list[str]) -> int:
+    checked = 0
+    for line in text.splitlines()[1:]:
+        number, _, rest = line.partition("\t")
+        if number.isdigit():
+            assert rest == source_lines[int(number) - 1]
+            checked += 1
+    return checked
+
+
+def test_fold_keeps_relevant_bodies_verbatim_and_folds_the_rest(workspace, pyshop):
+    source = (pyshop / "shop/cart.py").read_text().splitlines()
+    r = fold_file(workspace, "shop/cart.py", focus="checkout")
+    assert _unfolded_lines_match_source(r.text, source) > 10
+    assert "32\t            inventory.reserve(stock, sku, count)" in r.text
+    assert "folded L24-L27" in r.text  # Cart.total's body, after its docstring line
+    assert "22\t    def total(self, code=None):" in r.text
+
+
+def test_fold_with_a_budget_fits_and_without_focus_outlines(workspace, pyshop):
+    source = (pyshop / "shop/payment.py").read_text().splitlines()
+    outline = fold_file(workspace, "shop/payment.py")
+    assert _unfolded_lines_match_source(outline.text, source)
+    tight = fold_file(workspace, "shop/payment.py", focus="refund", budget=120)
+    assert tight.tokens <= 120
+    assert _unfolded_lines_match_source(tight.text, source)
+
+
+def test_fold_line_ranges_and_unknown_symbols(workspace):
+    r = fold_file(workspace, "shop/pricing.py", focus=["6-12", "no_such_fn"])
+    assert "9\t        return amount / 2" in r.text
+    assert "focus symbol 'no_such_fn' is not in this file" in r.text
+
+
+def test_fold_refuses_paths_outside_missing_files_and_binaries(workspace, pyshop):
+    with pytest.raises(CtxfoldError, match="path outside the repository"):
+        fold_file(workspace, "../../etc/passwd")
+    with pytest.raises(CtxfoldError, match="path outside the repository"):
+        fold_file(workspace, "/etc/passwd")
+    with pytest.raises(CtxfoldError, match="did you mean shop/cart.py"):
+        fold_file(workspace, "shop/carts.py")
+    (pyshop / "data.bin").write_bytes(b"\x00\x00\x01")
+    with pytest.raises(CtxfoldError, match="binary"):
+        fold_file(workspace, "data.bin")
+
+
+def test_fold_of_a_file_without_grammar_cuts_the_middle(workspace, pyshop):
+    (pyshop / "notes.txt").write_text("\n".join(f"line number {i}" for i in range(1, 400)))
+    r = fold_file(workspace, "notes.txt", budget=300)
+    assert r.tokens <= 300 and "middle cut" in r.text
+    assert r.text.splitlines()[1] == "1\tline number 1"
