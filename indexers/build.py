@@ -18,7 +18,7 @@ from typing import Callable
 
 from .parse import parse_source
 from .resolve import ResolveIndex, resolve_file
-from .scan import DEFAULT_MAX_BYTES, ScanResult, decode_source, scan
+from .scan import DEFAULT_MAX_BYTES, ScannedFile, ScanResult, decode_source, scan
 from .store import (
     CodeStore,
     StoreIncompatible,
@@ -180,6 +180,24 @@ class Indexer:
             return False
         return True
 
+    def _quick_scan(self) -> ScanResult | None:
+        """When no directory changed, no file was added or removed: stat the known files
+        instead of walking the tree. None when a full scan is needed."""
+        if not self.generation or not self.dirs:
+            return None
+        root = str(self.repo)
+        result = ScanResult(skipped=list(self.skipped), dirs=dict(self.dirs))
+        try:
+            for rel, mtime in self.dirs.items():
+                if os.stat(os.path.join(root, rel) if rel else root).st_mtime_ns != mtime:
+                    return None
+            for rel, rec in self.records.items():
+                st = os.stat(os.path.join(root, rel))
+                result.files.append(ScannedFile(rel, st.st_size, st.st_mtime_ns, rec.language))
+        except OSError:
+            return None
+        return result
+
     # --- updating ---------------------------------------------------------------
 
     def update(self, *, rebuild: bool = False, progress: Progress | None = None, lock_timeout: float = 30.0) -> UpdateStats:
@@ -191,7 +209,7 @@ class Indexer:
                 stats.rebuilt_reason = "rebuild requested"
                 self.store.drop_code_tables()
                 self.files, self.records, self.edges, self.generation = {}, {}, {}, 0
-            elif not self.load():
+            elif self._manifest_mtime != self.store.manifest_mtime() and not self.load():
                 if self.load_note:
                     stats.rebuilt_reason = self.load_note
                     print(f"ctxfold: {self.load_note}", file=sys.stderr)
@@ -203,7 +221,7 @@ class Indexer:
     def _update_locked(self, stats: UpdateStats, progress: Progress | None) -> None:
         if progress:
             progress("scan", 0, 0)
-        result: ScanResult = scan(self.repo, self.max_bytes)
+        result: ScanResult = self._quick_scan() or scan(self.repo, self.max_bytes)
         present = {f.path: f for f in result.files}
         deleted = [p for p in self.files if p not in present]
         todo: list[tuple[str, str]] = []
@@ -234,8 +252,10 @@ class Indexer:
                 parsed[rel] = pf
         changed = set(parsed) | set(deleted)
 
-        # Who must be resolved again: changed files, files with edges into them, and
-        # files whose imports could name them (a new module makes an old import resolve).
+        # Who must be resolved again: the changed files; files with edges to symbols that
+        # are gone; files whose references name a symbol that appeared; and, for new
+        # files, files whose imports could name them (a new module makes an old import resolve).
+        old_names = {p: {s.qualname for s in self.files[p].symbols} for p in changed if p in self.files}
         for path in deleted:
             self.files.pop(path, None)
             self.records.pop(path, None)
@@ -246,11 +266,24 @@ class Indexer:
             self.records[rel] = FileRecord(rel, pf.language, pf.hash, f.size, f.mtime_ns, pf.lines, pf.errors)
         to_resolve = set(parsed)
         if changed and len(parsed) < len(self.files):
-            prefixes = tuple(p + ":" for p in changed)
-            for src_path, edges in self.edges.items():
-                if any(e.dst.startswith(prefixes) for e in edges if e.kind != "contain"):
-                    to_resolve.add(src_path)
-            to_resolve |= _dependents_by_import(changed, self.files)
+            gone: set[str] = set()
+            appeared: set[str] = set()
+            for path in changed:
+                new = {s.qualname for s in self.files[path].symbols} if path in self.files else set()
+                old = old_names.get(path, set())
+                gone |= {f"{path}:{q}" for q in old - new} | ({f"{path}:"} if path not in self.files else set())
+                appeared |= {q.rsplit(".", 1)[-1] for q in new - old}
+            if gone:
+                for src_path, edges in self.edges.items():
+                    if any(e.dst in gone for e in edges):
+                        to_resolve.add(src_path)
+            if appeared:
+                for path, pf in self.files.items():
+                    if any(r.chain[-1] in appeared for r in pf.refs) or any(i.name in appeared for i in pf.imports):
+                        to_resolve.add(path)
+            new_files = {p for p in parsed if p not in old_names} | set(deleted)
+            if new_files:
+                to_resolve |= _dependents_by_import(new_files, self.files)
         to_resolve &= set(self.files)
 
         if to_resolve:
