@@ -129,27 +129,32 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
                 import_nodes.extend(nodes)
 
     # Qualified names: walk up from each definition through containers.
-    def qualify(node: Node) -> tuple[str | None, bool]:
-        """(prefix, nested_in_function); prefix None means the def is not a symbol."""
+    def qualify(node: Node) -> tuple[str | None, bool, str]:
+        """(prefix, nested_in_function, kind of the innermost container); prefix None
+        means the def is not a symbol."""
         parts: list[str] = []
+        owner = ""
         explicit = lang.qualifier(node, source=data) if hasattr(lang, "qualifier") else None
         if explicit:
             parts.append(explicit)
+            owner = "type"
         parent = node.parent
         while parent is not None:
             if parent.id in defs:
                 pnode, pname, pkind = defs[parent.id]
                 if pkind not in CONTAINER_KINDS:
-                    return None, True
+                    return None, True, owner
                 parts.append(text_of(pname, data))
+                owner = owner or pkind
             else:
                 container = lang.container_name(parent, data) if hasattr(lang, "container_name") else None
                 if container:
                     parts.append(container)
+                    owner = owner or "type"
                 elif lang.is_function_scope(parent):
-                    return None, True
+                    return None, True, owner
             parent = parent.parent
-        return ".".join(reversed(parts)), False
+        return ".".join(reversed(parts)), False, owner
 
     symbols: list[Symbol] = []
     texts: list[str] = []
@@ -158,13 +163,13 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
     for node_id, (node, name_node, kind) in defs.items():
         if _inside_error(node):
             continue  # error recovery can invent definitions; report the region, not phantoms
-        prefix, nested = qualify(node)
+        prefix, nested, owner = qualify(node)
         if nested:
             continue
         name = text_of(name_node, data)
         qualname = f"{prefix}.{name}" if prefix else name
         span = lang.span_node(node) if hasattr(lang, "span_node") else node
-        if kind == "function" and prefix:
+        if kind == "function" and owner and owner != "module":  # a fn in a Rust mod / TS namespace stays a function
             kind = "method"
         if kind in ("impl", "module"):
             def_qualnames[node_id] = qualname
@@ -216,7 +221,9 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
 
     for kind, nodes in (("call", call_nodes), ("inherit", inherit_nodes)):
         for node in nodes:
-            chain = split_chain(text_of(node, data))
+            # A hook may say what a node names when no single node spells it (Java's
+            # method_invocation keeps receiver and name apart).
+            chain = split_chain(lang.ref_text(node, data) if hasattr(lang, "ref_text") else text_of(node, data))
             if chain and len(chain) <= 8:
                 parsed.refs.append(Ref(chain=chain, line=node.start_point[0] + 1, scope=scope_of(node), kind=kind))
     for node in import_nodes:

@@ -9,6 +9,7 @@ of candidates.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .languages import hooks
 from .types import Edge, ParsedFile, Symbol, symbol_id
@@ -24,14 +25,15 @@ class ResolveIndex:
     """Read-only lookups over every indexed file, rebuilt when files change."""
 
     files: dict[str, ParsedFile]
+    root: Path | None = None  # the repository, for build files no index holds (Go's go.mod)
     symbols: dict[str, dict[str, Symbol]] = field(default_factory=dict)  # path -> qualname -> Symbol
     top_by_name: dict[str, list[str]] = field(default_factory=dict)  # name -> symbol ids (module level)
     members_by_name: dict[str, list[str]] = field(default_factory=dict)  # name -> symbol ids (in a type)
     _module_maps: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, files: dict[str, ParsedFile]) -> "ResolveIndex":
-        idx = cls(files=files)
+    def build(cls, files: dict[str, ParsedFile], root: Path | None = None) -> "ResolveIndex":
+        idx = cls(files=files, root=root)
         for path, pf in files.items():
             table = idx.symbols.setdefault(path, {})
             for sym in pf.symbols:

@@ -1,0 +1,366 @@
+"""Java hooks: packages, imports of classes, and calls through receivers' declared types.
+
+The hook contract is in ``python.py``. Imports split before the last name:
+``import a.b.C;`` → ``Import("a.b", "C", "C")``, ``import a.b.*;`` → ``Import("a.b", "*", "")``,
+``import static a.b.C.m;`` → ``Import("a.b.C", "m", "m")``. Classes are found by
+(package, name), from every file's ``package`` declaration, not by directory.
+
+A method_invocation keeps receiver and name in separate nodes; ``ref_text`` joins them
+and replaces a receiver variable whose type the code declares (local, parameter, field)
+by that type: ``parser.read()`` with ``Parser parser`` is recorded as ``Parser.read``.
+"""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+from ..parse import is_identifier, text_of
+from ..resolve import CONFIDENCE, ResolveIndex, name_edges
+from ..types import Edge, Import, ParsedFile, symbol_id
+
+_FUNCTION_TYPES = {
+    "method_declaration",
+    "constructor_declaration",
+    "compact_constructor_declaration",
+    "lambda_expression",
+    "static_initializer",
+}
+_TYPE_KINDS = ("class", "interface", "enum")
+_BLOCKS = {"block", "constructor_body", "switch_block_statement_group", "switch_rule"}
+
+
+# --- parsing hooks ---------------------------------------------------------------
+
+
+def is_function_scope(node: Node) -> bool:
+    if node.type in _FUNCTION_TYPES:
+        return True
+    # Anonymous classes and enum constants with bodies: their methods are not members
+    # anyone can name.
+    return node.type == "class_body" and node.parent is not None and node.parent.type in ("object_creation_expression", "enum_constant")
+
+
+def package(root: Node, source: bytes) -> str:
+    for child in root.named_children:
+        if child.type == "package_declaration":
+            for part in child.named_children:
+                if part.type in ("scoped_identifier", "identifier"):
+                    return text_of(part, source)
+    return ""
+
+
+def imports(node: Node, source: bytes) -> list[Import]:
+    line = node.start_point[0] + 1
+    path = next((text_of(c, source) for c in node.named_children if c.type in ("scoped_identifier", "identifier")), "")
+    if not path:
+        return []
+    if any(c.type == "asterisk" for c in node.children):
+        return [Import(path, "*", "", line)]
+    module, _, name = path.rpartition(".")
+    return [Import(module, name, name, line)]
+
+
+def _type_text(node: Node | None, source: bytes) -> str | None:
+    """A declared type's class name: ``List<Parser>`` → List, ``a.B`` → a.B; none for
+    primitives, arrays and ``var``."""
+    if node is None:
+        return None
+    if node.type == "generic_type" and node.named_children:
+        node = node.named_children[0]
+    if node.type == "type_identifier":
+        name = text_of(node, source)
+        return None if name == "var" else name
+    if node.type == "scoped_type_identifier":
+        return text_of(node, source)
+    return None
+
+
+def ref_text(node: Node, source: bytes) -> str:
+    if node.type == "method_invocation":
+        obj, name = node.child_by_field_name("object"), node.child_by_field_name("name")
+        if name is None:
+            return text_of(node, source)
+        return f"{_receiver(obj, source)}.{text_of(name, source)}" if obj is not None else text_of(name, source)
+    return text_of(node, source)
+
+
+def _receiver(node: Node, source: bytes) -> str:
+    kind = node.type
+    if kind == "identifier":
+        return _declared_type(node, text_of(node, source), source) or text_of(node, source)
+    if kind == "method_invocation":
+        return f"{ref_text(node, source)}()"
+    if kind == "field_access":
+        obj, field = node.child_by_field_name("object"), node.child_by_field_name("field")
+        if obj is not None and field is not None:
+            if obj.type == "this":
+                return _declared_type(node, text_of(field, source), source, fields_only=True) or f"this.{text_of(field, source)}"
+            return f"{_receiver(obj, source)}.{text_of(field, source)}"
+    if kind == "object_creation_expression":
+        typ = _type_text(node.child_by_field_name("type"), source)
+        return f"new {typ}()" if typ else "new ?()"
+    if kind == "parenthesized_expression" and node.named_children:
+        return _receiver(node.named_children[0], source)
+    return text_of(node, source)
+
+
+def _declared_type(at: Node, name: str, source: bytes, fields_only: bool = False) -> str | None:
+    """The declared type of the variable ``name`` visible at ``at``: the nearest local,
+    parameter or field declaration."""
+    child, node = at, at.parent
+    while node is not None:
+        kind = node.type
+        if not fields_only:
+            if kind in _BLOCKS:
+                found = None
+                for stmt in node.named_children:
+                    if stmt.start_byte >= child.start_byte:
+                        break
+                    if stmt.type == "local_variable_declaration":
+                        found = _from_declaration(stmt, name, source) or found
+                if found:
+                    return found
+            elif kind in ("for_statement", "try_with_resources_statement"):
+                for part in node.named_children:
+                    if part.type == "local_variable_declaration":
+                        found = _from_declaration(part, name, source)
+                        if found:
+                            return found
+                    elif part.type == "resource_specification":
+                        for res in part.named_children:
+                            if _field_text(res, "name", source) == name:
+                                return _type_text(res.child_by_field_name("type"), source)
+            elif kind == "enhanced_for_statement" and _field_text(node, "name", source) == name:
+                return _type_text(node.child_by_field_name("type"), source)
+            elif kind in ("method_declaration", "constructor_declaration", "lambda_expression", "catch_clause"):
+                params = node.child_by_field_name("parameters") or next(
+                    (c for c in node.named_children if c.type == "catch_formal_parameter"), None
+                )
+                for param in [params] if params is not None and params.type == "catch_formal_parameter" else (params.named_children if params is not None else ()):
+                    if param.type in ("formal_parameter", "spread_parameter", "catch_formal_parameter"):
+                        pname = param.child_by_field_name("name")
+                        if pname is None:
+                            pname = next((c for c in param.named_children if c.type == "variable_declarator"), None)
+                            pname = pname.child_by_field_name("name") if pname is not None else None
+                        if pname is not None and text_of(pname, source) == name:
+                            ptype = param.child_by_field_name("type") or next(
+                                (c for c in param.named_children if c.type in ("type_identifier", "generic_type", "scoped_type_identifier", "catch_type")), None
+                            )
+                            if ptype is not None and ptype.type == "catch_type" and ptype.named_children:
+                                ptype = ptype.named_children[0]
+                            return _type_text(ptype, source)
+        if kind in ("class_body", "interface_body", "enum_body_declarations", "record_declaration"):
+            for member in node.named_children:
+                if member.type in ("field_declaration", "constant_declaration"):
+                    found = _from_declaration(member, name, source)
+                    if found:
+                        return found
+            if kind == "record_declaration":
+                params = node.child_by_field_name("parameters")
+                for param in params.named_children if params is not None else ():
+                    if _field_text(param, "name", source) == name:
+                        return _type_text(param.child_by_field_name("type"), source)
+        child, node = node, node.parent
+    return None
+
+
+def _field_text(node: Node, field: str, source: bytes) -> str:
+    found = node.child_by_field_name(field)
+    return text_of(found, source) if found is not None else ""
+
+
+def _from_declaration(decl: Node, name: str, source: bytes) -> str | None:
+    for declarator in decl.children_by_field_name("declarator"):
+        if _field_text(declarator, "name", source) == name:
+            typed = _type_text(decl.child_by_field_name("type"), source)
+            if typed:
+                return typed
+            value = declarator.child_by_field_name("value")  # var x = new T()
+            if value is not None and value.type == "object_creation_expression":
+                return _type_text(value.child_by_field_name("type"), source)
+    return None
+
+
+# --- the module map ------------------------------------------------------------------
+
+
+def build_module_map(paths: list[str], index: ResolveIndex) -> dict:
+    """``classes`` (package, top-level type name) → file."""
+    classes: dict[tuple[str, str], str] = {}
+    for path in sorted(paths):
+        pf = index.files[path]
+        for sym in pf.symbols:
+            if "." not in sym.qualname and sym.kind in _TYPE_KINDS:
+                classes.setdefault((pf.package, sym.qualname), path)
+    return {"classes": classes}
+
+
+# --- resolution ----------------------------------------------------------------------
+
+
+class _Resolver:
+    def __init__(self, index: ResolveIndex):
+        self.index = index
+        self.classes: dict[tuple[str, str], str] = index.module_map("java")["classes"]
+
+    def is_type(self, path: str, qualname: str) -> bool:
+        sym = self.index.get(path, qualname)
+        return sym is not None and sym.kind in _TYPE_KINDS
+
+    def nested(self, found: tuple[str, str] | None, rest: list[str]) -> tuple[str, str] | None:
+        """Walk ``Outer.Inner`` from a resolved type."""
+        for part in rest:
+            if found is None or not self.is_type(found[0], f"{found[1]}.{part}"):
+                return None
+            found = (found[0], f"{found[1]}.{part}")
+        return found
+
+    def qualified_class(self, parts: list[str]) -> tuple[tuple[str, str], int] | None:
+        """The longest ``package.Class`` prefix of ``parts``: ((path, Class), parts used)."""
+        for i in range(len(parts) - 1, -1, -1):
+            path = self.classes.get((".".join(parts[:i]), parts[i]))
+            if path is not None:
+                return (path, parts[i]), i + 1
+        return None
+
+    def type_of(self, parts: list[str], pf: ParsedFile, scope: str) -> tuple[tuple[str, str], str, int] | None:
+        """A type name as ``pf`` sees it at ``scope``: ((path, qualname), resolution, parts used)."""
+        head = parts[0]
+        # Nested and top-level types of this file, innermost scope first.
+        qual = scope
+        while True:
+            candidate = f"{qual}.{head}" if qual else head
+            if self.is_type(pf.path, candidate):
+                return (pf.path, candidate), "local", 1
+            if not qual:
+                break
+            qual = qual.rpartition(".")[0]
+        for imp in pf.imports:
+            if imp.local == head:
+                found = self.qualified_class(imp.module.split(".") + [imp.name])
+                if found is not None:
+                    (path, cls), used = found
+                    extra = (imp.module.split(".") + [imp.name])[used:]
+                    target = self.nested((path, cls), extra)
+                    if target is not None:
+                        return target, "import", 1
+        path = self.classes.get((pf.package, head))
+        if path is not None:  # the package is one scope, as a Go package is
+            return (path, head), "local", 1
+        for imp in pf.imports:
+            if imp.name == "*":
+                path = self.classes.get((imp.module, head))
+                if path is not None:
+                    return (path, head), "import", 1
+                outer = self.qualified_class(imp.module.split("."))
+                if outer is not None:
+                    target = self.nested(outer[0], imp.module.split(".")[outer[1] :] + [head])
+                    if target is not None:
+                        return target, "import", 1
+        found = self.qualified_class(parts)
+        if found is not None:
+            return found[0], "qualified", found[1]
+        return None
+
+    def bases(self, path: str, qualname: str) -> list[tuple[str, str]]:
+        pf = self.index.files.get(path)
+        if pf is None:
+            return []
+        out = []
+        for ref in pf.refs:
+            if ref.kind == "inherit" and ref.scope == qualname:
+                found = self.type_of(ref.chain, pf, qualname)
+                if found is not None:
+                    target = self.nested(found[0], ref.chain[found[2] :])
+                    if target is not None:
+                        out.append(target)
+        return out
+
+    def member(self, cls: tuple[str, str], name: str) -> str | None:
+        return self.index.member(cls[0], cls[1], name, self.bases)
+
+    def enclosing_classes(self, pf: ParsedFile, scope: str) -> list[str]:
+        out, qual = [], scope
+        while qual:
+            if self.is_type(pf.path, qual):
+                out.append(qual)
+            qual = qual.rpartition(".")[0]
+        return out
+
+
+def _same_language(ids: list[str], index: ResolveIndex) -> list[str]:
+    return [i for i in ids if (pf := index.files.get(i.rpartition(":")[0])) is not None and pf.language == "java"]
+
+
+def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
+    file_node = symbol_id(pf.path, "")
+    res = _Resolver(index)
+    edges: list[Edge] = []
+
+    for imp in pf.imports:
+        parts = imp.module.split(".") + ([imp.name] if imp.name != "*" else [])
+        found = res.qualified_class(parts)
+        if found is None:
+            continue
+        (path, cls), used = found
+        dst = symbol_id(path, cls)
+        rest = parts[used:]
+        if rest:  # a nested type or a static member
+            nested = res.nested((path, cls), rest)
+            member = res.member((path, cls), rest[0]) if nested is None and len(rest) == 1 else None
+            dst = symbol_id(*nested) if nested else (member or dst)
+        edges.append(Edge(file_node, dst, "import", "import", CONFIDENCE["import"], imp.line))
+
+    for ref in pf.refs:
+        src = symbol_id(pf.path, ref.scope) if ref.scope else file_node
+        chain, head = ref.chain, ref.chain[0]
+        found, method = None, ""
+        classes = res.enclosing_classes(pf, ref.scope)
+        if ref.kind == "inherit":
+            typed = res.type_of(chain, pf, ref.scope)
+            target = res.nested(typed[0], chain[typed[2] :]) if typed else None
+            if target is not None:
+                found, method = symbol_id(*target), typed[1]
+        elif head in ("this", "super") and len(chain) == 2 and classes:
+            if head == "this":
+                found = res.member((pf.path, classes[0]), chain[1])
+            else:
+                found = next((f for b in res.bases(pf.path, classes[0]) if (f := res.member(b, chain[1]))), None)
+            method = "self"
+        elif len(chain) == 1 and is_identifier(head):
+            # A method of this class, its bases or its outer classes; a static import;
+            # else a type (new C()).
+            for cls in classes:
+                if head == cls.rpartition(".")[2]:
+                    break  # `new Outer()` inside Outer names the class, not its constructor
+                found = res.member((pf.path, cls), head)
+                if found:
+                    method = "local" if found == symbol_id(pf.path, f"{cls}.{head}") else "self"
+                    break
+            if not found:
+                for imp in pf.imports:
+                    if imp.local == head or imp.name == "*":
+                        owner = res.qualified_class(imp.module.split("."))
+                        found = res.member(owner[0], head) if owner is not None else None
+                        if found:
+                            method = "import"
+                            break
+            if not found:
+                typed = res.type_of(chain, pf, ref.scope)
+                if typed is not None:
+                    found, method = symbol_id(*typed[0]), typed[1]
+        elif is_identifier(head):
+            typed = res.type_of(chain, pf, ref.scope)
+            if typed is not None:
+                (path, qual), _, used = typed
+                rest = chain[used:]
+                owner = res.nested((path, qual), rest[:-1]) if rest else None
+                if owner is not None:
+                    found, method = res.member(owner, rest[-1]), "qualified"
+            elif not head[:1].isupper() and is_identifier(chain[-1]):
+                # value.method() with an unknown receiver: a method of that name, if rare.
+                candidates = _same_language(index.by_name(chain[-1], members=True), index)
+                edges.extend(name_edges(src, candidates, ref.kind, ref.line))
+        if found:
+            edges.append(Edge(src, found, ref.kind, method, CONFIDENCE[method], ref.line))
+    return edges

@@ -1,0 +1,465 @@
+"""JavaScript hooks (TypeScript and TSX reuse them through ``typescript.py``).
+
+The hook contract is in ``python.py``. What a JavaScript file binds, as ``Import`` records
+(``module`` as written; ``""`` means the file itself, for names it exports under another
+name):
+
+  import d from "m"                  Import("m", "default", "d")
+  import {a as b} from "m"           Import("m", "a", "b")
+  import * as ns from "m"            Import("m", "", "ns")
+  export {a as b} from "m"           Import("m", "a", "b")     (a re-export binds b here)
+  export * from "m"                  Import("m", "*", "")
+  export {a as b}                    Import("", "a", "b")
+  export default foo                 Import("", "foo", "default")
+  const x = require("m")             Import("m", "", "x")
+  const {a, b: c} = require("m")     Import("m", "a", "a"), Import("m", "b", "c")
+  module.exports = {a: b}            Import("", "b", "a")
+  module.exports = foo               Import("", "foo", "default")
+
+A module's names are its top-level symbols, then these bindings, then ``export *``
+sources. Specifiers resolve relative to the importing file, trying the usual extensions
+and ``index`` files; bare package names are outside the repository.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from tree_sitter import Node
+
+from ..parse import is_identifier, text_of
+from ..resolve import CONFIDENCE, ResolveIndex, name_edges
+from ..types import Edge, Import, ParsedFile, symbol_id
+
+FAMILY = ("javascript", "typescript", "tsx")  # languages that import one another
+_FUNCTION_TYPES = {
+    "function_declaration",
+    "generator_function_declaration",
+    "function_expression",
+    "function",
+    "generator_function",
+    "arrow_function",
+    "method_definition",
+    "class_static_block",
+}
+_CLASS_KINDS = ("class", "interface")
+_JS_EXTS = (".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts", ".d.ts")
+_TS_EXTS = (".ts", ".tsx", ".mts", ".cts", ".d.ts", ".js", ".jsx", ".mjs", ".cjs")
+# `import "./x.js"` in TypeScript names the compiled file; the source is x.ts.
+_COMPILED = {".js": (".ts", ".tsx"), ".jsx": (".tsx",), ".mjs": (".mts",), ".cjs": (".cts",)}
+# Receivers that are never the repository's own objects.
+_GLOBALS = frozenset(
+    "console Math JSON Object Array Promise Number String Boolean Date RegExp Reflect Symbol "
+    "Intl Map Set WeakMap process window document globalThis navigator require module exports".split()
+)
+_NEW = re.compile(r"^new\s+([A-Za-z_$][\w$.]*)\s*(?:\(.*\))?$", re.S)
+MAX_DEPTH = 6  # re-export hops followed before giving up (also ends cycles)
+
+
+# --- parsing hooks ---------------------------------------------------------------
+
+
+def is_function_scope(node: Node) -> bool:
+    return node.type in _FUNCTION_TYPES
+
+
+def span_node(node: Node) -> Node:
+    """The whole declaration: ``export const f = () => …`` starts at ``export``; a class
+    member starts at its first decorator."""
+    span = node
+    parent = node.parent
+    if parent is not None and node.type not in ("function_declaration", "class_declaration"):
+        if parent.type == "variable_declarator":
+            decl = parent.parent
+            span = decl if decl is not None and len(decl.named_children) == 1 else parent
+        elif parent.type in ("field_definition", "public_field_definition"):
+            span = parent
+        elif parent.type == "assignment_expression" and parent.parent is not None:
+            span = parent.parent if parent.parent.type == "expression_statement" else parent
+    if span.parent is not None and span.parent.type == "export_statement":
+        span = span.parent
+    first = span
+    prev = first.prev_named_sibling
+    while prev is not None and prev.type == "decorator":
+        first, prev = prev, prev.prev_named_sibling
+    return first
+
+
+def ref_text(node: Node, source: bytes) -> str:
+    """The callee with call arguments elided: ``rows.map(f).join`` → ``rows.map().join``
+    (arguments may hold dots of their own)."""
+    kind = node.type
+    if kind == "member_expression":
+        obj, prop = node.child_by_field_name("object"), node.child_by_field_name("property")
+        if obj is not None and prop is not None:
+            return f"{ref_text(obj, source)}.{text_of(prop, source)}"
+    elif kind == "call_expression":
+        func = node.child_by_field_name("function")
+        if func is not None:
+            return f"{ref_text(func, source)}()"
+    elif kind == "new_expression":
+        ctor = node.child_by_field_name("constructor")
+        if ctor is not None:
+            return f"new {ref_text(ctor, source)}()"
+    elif kind == "subscript_expression":
+        obj = node.child_by_field_name("object")
+        if obj is not None:
+            return f"{ref_text(obj, source)}[]"
+    elif kind in ("parenthesized_expression", "non_null_expression") and node.named_children:
+        return ref_text(node.named_children[0], source)
+    return text_of(node, source)
+
+
+def qualifier(node: Node, source: bytes) -> str | None:
+    """The owner of a function assigned to a member: ``Foo.prototype.bar = …`` → Foo,
+    ``res.send = …`` → res; none for CommonJS exports (``exports.foo``,
+    ``module.exports.foo``), which are module-level functions."""
+    parent = node.parent
+    if parent is None or parent.type != "assignment_expression":
+        return None
+    left = parent.child_by_field_name("left")
+    obj = left.child_by_field_name("object") if left is not None and left.type == "member_expression" else None
+    if obj is None:
+        return None
+    owner = text_of(obj, source).replace(" ", "")
+    if owner in ("exports", "module.exports"):
+        return None
+    owner = owner.removesuffix(".prototype")
+    return owner if all(is_identifier(part) for part in owner.split(".")) else None
+
+
+def _string(node: Node | None, source: bytes) -> str:
+    if node is None or node.type not in ("string", "template_string"):
+        return ""
+    return text_of(node, source)[1:-1]
+
+
+def _require_arg(node: Node | None, source: bytes) -> str:
+    """The module of ``require("m")``, or ""."""
+    if node is None or node.type != "call_expression":
+        return ""
+    func = node.child_by_field_name("function")
+    args = node.child_by_field_name("arguments")
+    if func is None or text_of(func, source) != "require" or args is None or not args.named_children:
+        return ""
+    return _string(args.named_children[0], source)
+
+
+def imports(node: Node, source: bytes) -> list[Import]:
+    line = node.start_point[0] + 1
+    if node.type == "import_statement":
+        return _import_statement(node, source, line)
+    if node.type == "export_statement":
+        return _export_statement(node, source, line)
+    if node.type in ("lexical_declaration", "variable_declaration"):
+        return _require_declaration(node, source, line)
+    if node.type == "expression_statement":
+        return _module_exports(node, source, line)
+    return []
+
+
+def _import_statement(node: Node, source: bytes, line: int) -> list[Import]:
+    module = _string(node.child_by_field_name("source"), source)
+    out: list[Import] = []
+    for child in node.named_children:
+        if child.type == "import_require_clause":  # TypeScript: import x = require("m")
+            name = child.named_children[0]
+            out.append(Import(_string(child.child_by_field_name("source"), source), "", text_of(name, source), line))
+        elif child.type == "import_clause":
+            for part in child.named_children:
+                if part.type == "identifier":
+                    out.append(Import(module, "default", text_of(part, source), line))
+                elif part.type == "namespace_import" and part.named_children:
+                    out.append(Import(module, "", text_of(part.named_children[-1], source), line))
+                elif part.type == "named_imports":
+                    for spec in part.named_children:
+                        if spec.type != "import_specifier":
+                            continue
+                        name = text_of(spec.child_by_field_name("name"), source).strip("'\"")
+                        alias = spec.child_by_field_name("alias")
+                        out.append(Import(module, name, text_of(alias, source) if alias else name, line))
+    if not out and module:
+        out.append(Import(module, "", "", line))  # import "./side-effect"
+    return out
+
+
+def _export_statement(node: Node, source: bytes, line: int) -> list[Import]:
+    module = _string(node.child_by_field_name("source"), source)
+    is_default = any(c.type == "default" for c in node.children)
+    declaration = node.child_by_field_name("declaration")
+    if declaration is not None:
+        name = declaration.child_by_field_name("name")
+        return [Import("", text_of(name, source), "default", line)] if is_default and name is not None else []
+    value = node.child_by_field_name("value")
+    if value is not None:
+        if is_default and value.type == "identifier":
+            return [Import("", text_of(value, source), "default", line)]
+        name = value.child_by_field_name("name") if value.type in ("function_expression", "class") else None
+        return [Import("", text_of(name, source), "default", line)] if is_default and name is not None else []
+    out: list[Import] = []
+    for child in node.named_children:
+        if child.type == "export_clause":
+            for spec in child.named_children:
+                if spec.type != "export_specifier":
+                    continue
+                name = text_of(spec.child_by_field_name("name"), source)
+                alias_node = spec.child_by_field_name("alias")
+                alias = text_of(alias_node, source) if alias_node else name
+                if module:
+                    out.append(Import(module, name, alias, line))
+                elif alias != name:
+                    out.append(Import("", name, alias, line))
+            return out
+        if child.type == "namespace_export" and module:  # export * as ns from "m"
+            return [Import(module, "", text_of(child.named_children[-1], source), line)]
+    return [Import(module, "*", "", line)] if module else []
+
+
+def _require_declaration(node: Node, source: bytes, line: int) -> list[Import]:
+    out: list[Import] = []
+    for decl in node.named_children:
+        if decl.type != "variable_declarator":
+            continue
+        name, value = decl.child_by_field_name("name"), decl.child_by_field_name("value")
+        member = ""
+        if value is not None and value.type == "member_expression":  # require("m").x
+            prop = value.child_by_field_name("property")
+            member, value = (text_of(prop, source) if prop else ""), value.child_by_field_name("object")
+        module = _require_arg(value, source)
+        if not module or name is None:
+            continue
+        if name.type == "identifier":
+            out.append(Import(module, member, text_of(name, source), line))
+        elif name.type == "object_pattern" and not member:
+            for part in name.named_children:
+                if part.type == "shorthand_property_identifier_pattern":
+                    out.append(Import(module, text_of(part, source), text_of(part, source), line))
+                elif part.type == "pair_pattern":
+                    key, val = part.child_by_field_name("key"), part.child_by_field_name("value")
+                    if key is not None and val is not None and val.type == "identifier":
+                        out.append(Import(module, text_of(key, source), text_of(val, source), line))
+    return out
+
+
+def _module_exports(node: Node, source: bytes, line: int) -> list[Import]:
+    assign = node.named_children[0] if node.named_children else None
+    if assign is None or assign.type != "assignment_expression":
+        return []
+    left, right = assign.child_by_field_name("left"), assign.child_by_field_name("right")
+    target = text_of(left, source).replace(" ", "")
+    if right is None:
+        return []
+    if target == "module.exports":
+        if right.type == "identifier":
+            return [Import("", text_of(right, source), "default", line)]
+        if right.type == "object":
+            out = []
+            for pair in right.named_children:
+                key, val = pair.child_by_field_name("key"), pair.child_by_field_name("value")
+                if pair.type == "pair" and key is not None and val is not None and val.type == "identifier":
+                    if text_of(key, source) != text_of(val, source):
+                        out.append(Import("", text_of(val, source), text_of(key, source), line))
+            return out
+        module = _require_arg(right, source)
+        return [Import(module, "*", "", line)] if module else []
+    exported = re.match(r"^(?:module\.)?exports\.([A-Za-z_$][\w$]*)$", target)
+    if exported and right.type == "identifier" and text_of(right, source) != exported.group(1):
+        return [Import("", text_of(right, source), exported.group(1), line)]
+    return []
+
+
+def build_module_map(paths: list[str], index: ResolveIndex) -> dict:
+    """Nothing to precompute: specifiers are paths, looked up in ``index.files``."""
+    return {}
+
+
+# --- resolution ----------------------------------------------------------------------
+
+
+class _Target:
+    """What a name stands for: a module file, or a symbol (path, qualname)."""
+
+    __slots__ = ("module", "path", "qualname")
+
+    def __init__(self, module: str | None = None, path: str | None = None, qualname: str | None = None):
+        self.module, self.path, self.qualname = module, path, qualname
+
+    @property
+    def id(self) -> str:
+        return symbol_id(self.module, "") if self.module else symbol_id(self.path, self.qualname)
+
+
+def module_file(specifier: str, importer: str, index: ResolveIndex) -> str | None:
+    """The repository file a relative specifier names, or None (packages, missing files)."""
+    if not specifier.startswith((".", "/")):
+        return None
+    base = posixpath.normpath(posixpath.join(posixpath.dirname(importer), specifier)).lstrip("/")
+    if base.startswith(".."):
+        return None
+    exts = _TS_EXTS if importer.endswith((".ts", ".tsx", ".mts", ".cts")) else _JS_EXTS
+    candidates = [base]
+    stem, ext = posixpath.splitext(base)
+    candidates += [stem + alt for alt in _COMPILED.get(ext, ())]
+    candidates += [base + e for e in exts] + [f"{base}/index{e}" for e in exts]
+    for candidate in candidates:
+        if candidate in index.files:
+            return candidate
+    return None
+
+
+def _lookup(path: str, name: str, index: ResolveIndex, depth: int = 0) -> _Target | None:
+    """``name`` as module ``path`` exports it: its own top-level symbol, a binding, or
+    a name of an ``export *`` source."""
+    if depth > MAX_DEPTH:
+        return None
+    if "." not in name and index.has(path, name):
+        return _Target(path=path, qualname=name)
+    pf = index.files.get(path)
+    if pf is None:
+        return None
+    for imp in pf.imports:
+        if imp.local == name and imp.name != "*":
+            target = _import_target(imp, path, index, depth + 1)
+            if target is not None:
+                return target
+    for imp in pf.imports:
+        if imp.name == "*" and imp.module:
+            mod = module_file(imp.module, path, index)
+            target = _lookup(mod, name, index, depth + 1) if mod else None
+            if target is not None:
+                return target
+    return None
+
+
+def _import_target(imp: Import, importer: str, index: ResolveIndex, depth: int = 0) -> _Target | None:
+    if not imp.module:  # the file's own name, exported under another
+        return _lookup(importer, imp.name, index, depth)
+    mod = module_file(imp.module, importer, index)
+    if mod is None:
+        return None
+    if imp.name in ("", "*"):
+        return _Target(module=mod)
+    target = _lookup(mod, imp.name, index, depth)
+    if target is None and imp.name == "default":
+        return _Target(module=mod)  # a CommonJS module's exports object
+    return target
+
+
+def _bases(index: ResolveIndex):
+    """(path, class qualname) → the classes and interfaces it extends or implements."""
+
+    def bases(path: str, qualname: str) -> list[tuple[str, str]]:
+        pf = index.files.get(path)
+        if pf is None:
+            return []
+        out = []
+        for ref in pf.refs:
+            if ref.kind == "inherit" and ref.scope == qualname:
+                target = _resolve_chain(ref.chain, pf, index)
+                if target is not None and target.qualname:
+                    out.append((target.path, target.qualname))
+        return out
+
+    return bases
+
+
+def _resolve_chain(chain: list[str], pf: ParsedFile, index: ResolveIndex) -> _Target | None:
+    """A dotted name through the file's own symbols and its imports (no receivers)."""
+    head = chain[0]
+    created = _NEW.match(head)
+    if created:  # new Foo().bar: a member of the class
+        chain = created.group(1).split(".") + chain[1:]
+        head = chain[0]
+    if not is_identifier(head):
+        return None
+    if index.has(pf.path, head):
+        target: _Target | None = _Target(path=pf.path, qualname=head)
+    else:
+        target = next(
+            (t for imp in pf.imports if imp.local == head and (t := _import_target(imp, pf.path, index))),
+            None,
+        )
+    for part in chain[1:]:
+        if target is None or not is_identifier(part):
+            return None
+        if target.module:
+            target = _lookup(target.module, part, index)
+        else:
+            found = index.member(target.path, target.qualname, part, _bases(index))
+            target = _Target(path=found.rpartition(":")[0], qualname=found.rpartition(":")[2]) if found else None
+    return target
+
+
+def _enclosing_class(scope: str, path: str, index: ResolveIndex) -> str | None:
+    qual = scope
+    while qual:
+        sym = index.get(path, qual)
+        if sym is not None and sym.kind in _CLASS_KINDS:
+            return qual
+        qual = qual.rpartition(".")[0]
+    return None
+
+
+def same_family(ids: list[str], index: ResolveIndex, family: tuple[str, ...]) -> list[str]:
+    """Keep candidates written in a language of ``family`` (a Go method is no JS callee)."""
+    out = []
+    for sid in ids:
+        pf = index.files.get(sid.rpartition(":")[0])
+        if pf is not None and pf.language in family:
+            out.append(sid)
+    return out
+
+
+def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
+    file_node = symbol_id(pf.path, "")
+    edges: list[Edge] = []
+    bases = _bases(index)
+    is_module = any(imp.module for imp in pf.imports)
+
+    for imp in pf.imports:
+        if not imp.module:
+            continue
+        target = _import_target(imp, pf.path, index)
+        if target is not None:
+            edges.append(Edge(file_node, target.id, "import", "import", CONFIDENCE["import"], imp.line))
+
+    for ref in pf.refs:
+        src = symbol_id(pf.path, ref.scope) if ref.scope else file_node
+        chain, head = ref.chain, ref.chain[0]
+        if head in ("this", "super") and len(chain) == 2:
+            cls = _enclosing_class(ref.scope, pf.path, index)
+            found = None
+            if cls and head == "this":
+                found = index.member(pf.path, cls, chain[1], bases)
+            elif cls:
+                found = next((f for b in bases(pf.path, cls) if (f := index.member(*b, chain[1], bases))), None)
+            if found:
+                edges.append(Edge(src, found, ref.kind, "self", CONFIDENCE["self"], ref.line))
+            else:
+                candidates = same_family(index.by_name(chain[1], members=True), index, FAMILY)
+                edges.extend(name_edges(src, candidates, ref.kind, ref.line))
+            continue
+        target = _resolve_chain(chain, pf, index)
+        if target is not None:
+            if target.qualname:
+                if len(chain) > 1 or _NEW.match(head):
+                    method = "qualified"
+                else:
+                    method = "local" if target.path == pf.path else "import"
+                edges.append(Edge(src, target.id, ref.kind, method, CONFIDENCE[method], ref.line))
+            continue  # a module is not a callee
+        base = re.sub(r"^new\s+|\(\)$|\[\]$", "", head).split(".")[0]
+        if base in _GLOBALS or any(imp.local == base for imp in pf.imports):
+            continue  # a global, or made by something imported from outside the repository
+        if len(chain) == 1:
+            # In a module, a bare name that is neither defined nor imported is a global
+            # or a local; only scripts share names across files.
+            if not is_module and is_identifier(head):
+                candidates = same_family(index.by_name(head, exclude_path=pf.path), index, FAMILY)
+                edges.extend(name_edges(src, candidates, ref.kind, ref.line))
+        elif is_identifier(chain[-1]):
+            # obj.method() with an unknown receiver: a method of that name, if rare.
+            candidates = same_family(index.by_name(chain[-1], members=True), index, FAMILY)
+            edges.extend(name_edges(src, candidates, ref.kind, ref.line))
+    return edges

@@ -1,0 +1,37 @@
+; Definitions
+(function_declaration name: (identifier) @name) @definition.function
+(generator_function_declaration name: (identifier) @name) @definition.function
+(class_declaration name: (identifier) @name) @definition.class
+(class_body (method_definition name: [(property_identifier) (private_property_identifier)] @name) @definition.function)
+; const foo = () => {}, const foo = function () {}, const Foo = class {}
+(variable_declarator
+  name: (identifier) @name
+  value: [(arrow_function) (function_expression) (generator_function)] @definition.function)
+(variable_declarator name: (identifier) @name value: (class) @definition.class)
+; class fields holding functions: handler = () => {}
+(field_definition
+  property: [(property_identifier) (private_property_identifier)] @name
+  value: [(arrow_function) (function_expression)] @definition.function)
+; Assigned at the top level: exports.foo = function () {}, Foo.prototype.bar = () => {},
+; res.send = function send() {} (the `qualifier` hook names the owner)
+((program (expression_statement (assignment_expression
+  left: (member_expression property: (property_identifier) @name)
+  right: [(arrow_function) (function_expression)] @definition.function)))
+  (#not-eq? @name "exports"))
+
+; References
+(call_expression function: [(identifier) (member_expression)] @reference.call)
+(new_expression constructor: [(identifier) (member_expression)] @reference.call)
+(class_heritage [(identifier) (member_expression)] @reference.inherit)
+; JSX components (<Item />), not intrinsic elements (<div>)
+((jsx_opening_element name: [(identifier) (member_expression)] @reference.call)
+  (#match? @reference.call "^[A-Z]|[.]"))
+((jsx_self_closing_element name: [(identifier) (member_expression)] @reference.call)
+  (#match? @reference.call "^[A-Z]|[.]"))
+
+; Imports and exports (the hooks keep what binds a name)
+(import_statement) @import
+(export_statement) @import
+(program (lexical_declaration (variable_declarator value: [(call_expression) (member_expression)])) @import)
+(program (variable_declaration (variable_declarator value: [(call_expression) (member_expression)])) @import)
+(program (expression_statement (assignment_expression left: (member_expression))) @import)

@@ -1,0 +1,49 @@
+; Shared by TypeScript and TSX: only node types both grammars have (no JSX here).
+
+; Definitions
+(function_declaration name: (identifier) @name) @definition.function
+(generator_function_declaration name: (identifier) @name) @definition.function
+(class_declaration name: (type_identifier) @name) @definition.class
+(abstract_class_declaration name: (type_identifier) @name) @definition.class
+(interface_declaration name: (type_identifier) @name) @definition.interface
+(enum_declaration name: (identifier) @name) @definition.enum
+(type_alias_declaration name: (type_identifier) @name) @definition.type
+(internal_module name: (identifier) @name) @definition.module
+(class_body (method_definition name: [(property_identifier) (private_property_identifier)] @name) @definition.function)
+(class_body (abstract_method_signature name: (property_identifier) @name) @definition.function)
+(interface_body (method_signature name: (property_identifier) @name) @definition.function)
+; const foo = () => {}, const foo = function () {}, const Foo = class {}
+(variable_declarator
+  name: (identifier) @name
+  value: [(arrow_function) (function_expression) (generator_function)] @definition.function)
+(variable_declarator name: (identifier) @name value: (class) @definition.class)
+; class fields holding functions: handler = () => {}
+(public_field_definition
+  name: [(property_identifier) (private_property_identifier)] @name
+  value: [(arrow_function) (function_expression)] @definition.function)
+; Assigned at the top level: exports.foo = function () {}, Foo.prototype.bar = () => {},
+; res.send = function send() {} (the `qualifier` hook names the owner)
+((program (expression_statement (assignment_expression
+  left: (member_expression property: (property_identifier) @name)
+  right: [(arrow_function) (function_expression)] @definition.function)))
+  (#not-eq? @name "exports"))
+
+; References
+(call_expression function: [(identifier) (member_expression)] @reference.call)
+(new_expression constructor: [(identifier) (member_expression)] @reference.call)
+(extends_clause value: [(identifier) (member_expression)] @reference.inherit)
+(implements_clause [(type_identifier) (nested_type_identifier)] @reference.inherit)
+(implements_clause (generic_type name: [(type_identifier) (nested_type_identifier)] @reference.inherit))
+(extends_type_clause type: [(type_identifier) (nested_type_identifier)] @reference.inherit)
+(extends_type_clause type: (generic_type name: [(type_identifier) (nested_type_identifier)] @reference.inherit))
+; JSX elements (<Item />, not intrinsic <div>) name a component. Written without JSX node
+; types, which the TypeScript grammar lacks: only JSX elements have a `name` right after "<".
+((_ "<" . name: [(identifier) (member_expression)] @reference.call)
+  (#match? @reference.call "^[A-Z]|[.]"))
+
+; Imports and exports (the hooks keep what binds a name)
+(import_statement) @import
+(export_statement) @import
+(program (lexical_declaration (variable_declarator value: [(call_expression) (member_expression)])) @import)
+(program (variable_declaration (variable_declarator value: [(call_expression) (member_expression)])) @import)
+(program (expression_statement (assignment_expression left: (member_expression))) @import)

@@ -1,0 +1,398 @@
+"""Every language indexes the polyglot fixture to the symbols and edges it is known to have.
+
+The fixture (``fixtures/polyglot/``) holds, in each language, two same-named functions in
+different modules and callers that import only one of them: resolution must follow the
+imports, never the bare name.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from indexers.build import Indexer
+from indexers.resolve import ResolveIndex, resolve_file
+from indexers.types import Edge
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "polyglot"
+JAVA = "java/src/main/java/com/poly"
+
+
+@dataclass
+class Case:
+    """What one language's part of the fixture indexes to."""
+
+    # path → every symbol of the file, in order: (qualname, kind, start line, end line)
+    symbols: dict[str, list[tuple[str, str, int, int]]]
+    # (src id, kind, dst id, resolution) that must be there
+    edges: list[tuple[str, str, str, str]]
+    # (src id, kind, dst id) that must not: the same-named definition in the wrong module
+    absent: list[tuple[str, str, str]]
+    # symbol id → its docstring or leading comment
+    docs: dict[str, str] = field(default_factory=dict)
+
+
+CASES = {
+    "python": Case(
+        symbols={
+            "py/shop/__init__.py": [],
+            "py/shop/pricing.py": [("parse", "function", 4, 6), ("total", "function", 9, 10)],
+            "py/shop/inventory.py": [("parse", "function", 4, 6)],
+            "py/shop/models.py": [
+                ("Base", "class", 1, 3),
+                ("Base.save", "method", 2, 3),
+                ("Order", "class", 6, 17),
+                ("Order.__init__", "method", 9, 10),
+                ("Order.submit", "method", 12, 14),
+                ("Order.validate", "method", 16, 17),
+            ],
+            "py/shop/checkout.py": [
+                ("checkout", "function", 9, 13),
+                ("in_stock", "function", 16, 17),
+                ("restock", "function", 20, 21),
+            ],
+        },
+        edges=[
+            # from .pricing import parse
+            ("py/shop/checkout.py:checkout", "call", "py/shop/pricing.py:parse", "import"),
+            # from shop import total, re-exported by shop/__init__.py
+            ("py/shop/checkout.py:checkout", "call", "py/shop/pricing.py:total", "import"),
+            ("py/shop/checkout.py:checkout", "call", "py/shop/models.py:Order", "import"),
+            ("py/shop/checkout.py:checkout", "call", "py/shop/checkout.py:in_stock", "local"),
+            # from . import inventory; inventory.parse()
+            ("py/shop/checkout.py:in_stock", "call", "py/shop/inventory.py:parse", "qualified"),
+            # import shop.inventory as inv; inv.parse()
+            ("py/shop/checkout.py:restock", "call", "py/shop/inventory.py:parse", "qualified"),
+            # self.save() reaches the base class
+            ("py/shop/models.py:Order.submit", "call", "py/shop/models.py:Base.save", "self"),
+            ("py/shop/models.py:Order.submit", "call", "py/shop/models.py:Order.validate", "self"),
+            ("py/shop/models.py:Order", "inherit", "py/shop/models.py:Base", "local"),
+            ("py/shop/__init__.py:", "import", "py/shop/pricing.py:total", "import"),
+            ("py/shop/checkout.py:", "import", "py/shop/inventory.py:", "import"),
+        ],
+        absent=[
+            ("py/shop/checkout.py:checkout", "call", "py/shop/inventory.py:parse"),
+            ("py/shop/checkout.py:in_stock", "call", "py/shop/pricing.py:parse"),
+            ("py/shop/checkout.py:restock", "call", "py/shop/pricing.py:parse"),
+        ],
+        docs={
+            "py/shop/pricing.py:parse": 'Price lines, "name=cents", to a list of cents.',
+            "py/shop/models.py:Order": "An order of items.",
+        },
+    ),
+    "javascript": Case(
+        symbols={
+            "js/app.js": [
+                ("Base", "class", 8, 12),
+                ("Base.log", "method", 9, 11),
+                ("App", "class", 15, 25),
+                ("App.run", "method", 16, 19),
+                ("App.load", "method", 21, 24),  # a class field holding an arrow function
+                ("readConfig", "function", 27, 29),
+                ("readTable", "function", 31, 33),
+                ("main", "function", 35, 35),  # const main = () => …
+            ],
+            "js/lib/csv.js": [("parse", "function", 2, 4), ("format", "function", 6, 8)],
+            "js/lib/json.js": [("parse", "function", 2, 4)],
+            "js/lib/index.js": [],
+            "js/util.cjs": [("slugify", "function", 1, 3), ("trim", "function", 5, 7), ("shout", "function", 11, 13)],
+        },
+        edges=[
+            # import { parse } from "./lib/json.js"
+            ("js/app.js:readConfig", "call", "js/lib/json.js:parse", "import"),
+            # import { parseCsv } from "./lib": index.js re-exports csv's parse as parseCsv
+            ("js/app.js:readTable", "call", "js/lib/csv.js:parse", "import"),
+            # import * as csv; csv.parse()
+            ("js/app.js:App.load", "call", "js/lib/csv.js:parse", "qualified"),
+            # import format from "./lib/csv.js": the default export
+            ("js/app.js:App.load", "call", "js/lib/csv.js:format", "import"),
+            # const { slugify, clean } = require(...); clean is trim, renamed in module.exports
+            ("js/app.js:App.run", "call", "js/util.cjs:slugify", "import"),
+            ("js/app.js:main", "call", "js/util.cjs:trim", "import"),
+            # const util = require(...); util.shout(): module.exports.shout = function …
+            ("js/app.js:main", "call", "js/util.cjs:shout", "qualified"),
+            # this.m() in a class, through extends
+            ("js/app.js:App.run", "call", "js/app.js:Base.log", "self"),
+            ("js/app.js:App.run", "call", "js/app.js:App.load", "self"),
+            # new App() and new App().run()
+            ("js/app.js:main", "call", "js/app.js:App", "local"),
+            ("js/app.js:main", "call", "js/app.js:App.run", "qualified"),
+            ("js/app.js:App", "inherit", "js/app.js:Base", "local"),
+            ("js/util.cjs:shout", "call", "js/util.cjs:slugify", "local"),
+            ("js/lib/index.js:", "import", "js/lib/csv.js:parse", "import"),
+            ("js/app.js:", "import", "js/lib/csv.js:", "import"),
+        ],
+        absent=[
+            ("js/app.js:readConfig", "call", "js/lib/csv.js:parse"),
+            ("js/app.js:readTable", "call", "js/lib/json.js:parse"),
+            ("js/app.js:App.load", "call", "js/lib/json.js:parse"),
+        ],
+        docs={
+            "js/lib/csv.js:parse": "Split CSV text into rows of cells.",
+            "js/lib/json.js:parse": "Parse JSON text.",
+            "js/app.js:App": "The application: reads text, prints rows.",
+        },
+    ),
+    "typescript": Case(
+        symbols={
+            "ts/a/parse.ts": [("parse", "function", 2, 4)],
+            "ts/b/parse.ts": [("parse", "function", 2, 4)],
+            "ts/shapes.ts": [
+                ("Shape", "interface", 2, 4),
+                ("Shape.area", "method", 3, 3),
+                ("Unit", "enum", 6, 9),
+                ("Named", "type", 11, 11),
+                ("Base", "class", 13, 19),
+                ("Base.describe", "method", 14, 16),
+                ("Base.area", "method", 18, 18),
+                ("Circle", "class", 21, 29),
+                ("Circle.constructor", "method", 22, 24),
+                ("Circle.area", "method", 26, 28),
+            ],
+            "ts/main.ts": [("main", "function", 5, 9)],
+            "ts/view.tsx": [("Props", "type", 3, 3), ("View", "function", 5, 7), ("Item", "function", 9, 9)],
+        },
+        edges=[
+            ("ts/main.ts:main", "call", "ts/a/parse.ts:parse", "import"),
+            ("ts/main.ts:main", "call", "ts/shapes.ts:Circle", "import"),
+            ("ts/main.ts:main", "call", "ts/view.tsx:View", "import"),
+            ("ts/view.tsx:View", "call", "ts/b/parse.ts:parse", "import"),
+            ("ts/view.tsx:View", "call", "ts/view.tsx:Item", "local"),  # <Item /> in TSX
+            ("ts/shapes.ts:Base.describe", "call", "ts/shapes.ts:Base.area", "self"),
+            ("ts/shapes.ts:Circle", "inherit", "ts/shapes.ts:Base", "local"),
+            ("ts/shapes.ts:Circle", "inherit", "ts/shapes.ts:Shape", "local"),  # implements
+            ("ts/main.ts:", "import", "ts/shapes.ts:Shape", "import"),
+        ],
+        absent=[
+            ("ts/main.ts:main", "call", "ts/b/parse.ts:parse"),
+            ("ts/view.tsx:View", "call", "ts/a/parse.ts:parse"),
+        ],
+        docs={"ts/shapes.ts:Shape": "Anything with an area.", "ts/a/parse.ts:parse": "Sizes from a comma-separated list."},
+    ),
+    "go": Case(
+        symbols={
+            "go/main.go": [("main", "function", 10, 14)],
+            "go/describe.go": [("describe", "function", 6, 8)],
+            "go/config/config.go": [("Parse", "function", 6, 8)],
+            "go/store/parse.go": [("Parse", "function", 4, 6)],
+            "go/store/store.go": [
+                ("Base", "struct", 4, 6),
+                ("Base.Name", "method", 9, 11),
+                ("Store", "struct", 14, 17),
+                ("Saver", "interface", 20, 22),
+                ("Saver.Put", "method", 21, 21),
+                ("New", "function", 25, 27),
+                ("Store.Put", "method", 30, 33),
+                ("Store.check", "method", 35, 39),
+            ],
+        },
+        edges=[
+            # cfg "example.com/poly/config"; cfg.Parse()
+            ("go/main.go:main", "call", "go/config/config.go:Parse", "qualified"),
+            ("go/main.go:main", "call", "go/store/store.go:New", "qualified"),
+            # same package, another file
+            ("go/main.go:main", "call", "go/describe.go:describe", "local"),
+            # bare Parse() inside package store is store's own
+            ("go/store/store.go:Store.Put", "call", "go/store/parse.go:Parse", "local"),
+            # s.check() on the receiver
+            ("go/store/store.go:Store.Put", "call", "go/store/store.go:Store.check", "self"),
+            # s.Name() promoted from the embedded Base
+            ("go/store/store.go:Store.check", "call", "go/store/store.go:Base.Name", "self"),
+            # a parameter typed *store.Store
+            ("go/describe.go:describe", "call", "go/store/store.go:Base.Name", "qualified"),
+            ("go/store/store.go:New", "call", "go/store/store.go:Store", "local"),  # &Store{…}
+            ("go/store/store.go:Store", "inherit", "go/store/store.go:Base", "local"),  # embedding
+            ("go/store/store.go:Store", "inherit", "go/store/store.go:Saver", "name"),  # has Put
+            ("go/main.go:", "import", "go/config/config.go:", "import"),
+        ],
+        absent=[
+            ("go/main.go:main", "call", "go/store/parse.go:Parse"),
+            ("go/store/store.go:Store.Put", "call", "go/config/config.go:Parse"),
+        ],
+        docs={
+            "go/store/store.go:Store": "Store is an in-memory key-value store.",
+            "go/store/store.go:Base.Name": "Name returns the store's name.",
+        },
+    ),
+    "rust": Case(
+        symbols={
+            "rust/src/main.rs": [("main", "function", 7, 11), ("raw", "function", 13, 15)],
+            "rust/src/config.rs": [("Config", "struct", 2, 5), ("parse", "function", 8, 10)],
+            "rust/src/net/mod.rs": [("parse", "function", 4, 6)],
+            "rust/src/net/client.rs": [
+                ("Transport", "trait", 5, 11),
+                ("Transport.send", "method", 6, 6),
+                ("Transport.name", "method", 8, 10),
+                ("Client", "struct", 13, 15),
+                ("Client.new", "method", 18, 20),
+                ("Client.with_host", "method", 22, 24),
+                ("Client.frame", "method", 26, 28),
+                ("Client.send", "method", 32, 36),  # from impl Transport for Client
+                ("connect", "function", 39, 41),
+                ("tests.local", "function", 47, 49),  # in `mod tests { … }`
+                ("tests.sends", "function", 51, 54),
+            ],
+        },
+        edges=[
+            # use config::parse  (mod config; → src/config.rs)
+            ("rust/src/main.rs:main", "call", "rust/src/config.rs:parse", "import"),
+            # use crate::net::client::{connect as open, Client}
+            ("rust/src/main.rs:main", "call", "rust/src/net/client.rs:connect", "import"),
+            ("rust/src/main.rs:main", "call", "rust/src/net/client.rs:Client.new", "qualified"),
+            # net::parse()  (mod net; → src/net/mod.rs)
+            ("rust/src/main.rs:raw", "call", "rust/src/net/mod.rs:parse", "qualified"),
+            # use super::parse
+            ("rust/src/net/client.rs:Client.frame", "call", "rust/src/net/mod.rs:parse", "import"),
+            ("rust/src/net/client.rs:Client.new", "call", "rust/src/net/client.rs:Client.with_host", "self"),
+            ("rust/src/net/client.rs:Client.send", "call", "rust/src/net/client.rs:Client.frame", "self"),
+            # self.name(): the trait's default method
+            ("rust/src/net/client.rs:Client.send", "call", "rust/src/net/client.rs:Transport.name", "self"),
+            ("rust/src/net/client.rs:connect", "call", "rust/src/net/client.rs:Client.with_host", "qualified"),
+            ("rust/src/net/client.rs:tests.local", "call", "rust/src/net/client.rs:connect", "local"),
+            ("rust/src/net/client.rs:Client", "inherit", "rust/src/net/client.rs:Transport", "local"),
+            ("rust/src/main.rs:", "import", "rust/src/net/mod.rs:", "import"),
+            ("rust/src/net/client.rs:", "import", "rust/src/config.rs:Config", "import"),
+        ],
+        absent=[
+            ("rust/src/main.rs:main", "call", "rust/src/net/mod.rs:parse"),
+            ("rust/src/main.rs:raw", "call", "rust/src/config.rs:parse"),
+            ("rust/src/net/client.rs:Client.frame", "call", "rust/src/config.rs:parse"),
+        ],
+        docs={"rust/src/config.rs:Config": "Settings read from text.", "rust/src/net/mod.rs:parse": "Parse a raw frame."},
+    ),
+    "java": Case(
+        symbols={
+            f"{JAVA}/app/Main.java": [("Main", "class", 6, 13), ("Main.main", "method", 7, 12)],
+            f"{JAVA}/app/Helper.java": [
+                ("Helper", "class", 3, 7),
+                ("Helper.log", "method", 4, 6),
+                ("Level", "enum", 9, 16),
+                ("Level.loud", "method", 13, 15),
+            ],
+            f"{JAVA}/app/Startable.java": [("Startable", "interface", 3, 5), ("Startable.start", "method", 4, 4)],
+            f"{JAVA}/app/BaseService.java": [("BaseService", "class", 3, 8), ("BaseService.stop", "method", 5, 7)],
+            f"{JAVA}/app/Service.java": [
+                ("Service", "class", 6, 20),
+                ("Service.start", "method", 9, 12),
+                ("Service.run", "method", 14, 19),
+            ],
+            f"{JAVA}/json/Parser.java": [("Parser", "class", 3, 8), ("Parser.parse", "method", 5, 7)],
+            f"{JAVA}/xml/Parser.java": [
+                ("Parser", "class", 3, 12),
+                ("Parser.parse", "method", 5, 7),
+                ("Parser.read", "method", 9, 11),
+            ],
+        },
+        edges=[
+            # import com.poly.json.Parser; Parser.parse()
+            (f"{JAVA}/app/Main.java:Main.main", "call", f"{JAVA}/json/Parser.java:Parser.parse", "qualified"),
+            # import com.poly.xml.Parser; Parser.parse()
+            (f"{JAVA}/app/Service.java:Service.run", "call", f"{JAVA}/xml/Parser.java:Parser.parse", "qualified"),
+            # a field typed Parser: parser.read()
+            (f"{JAVA}/app/Service.java:Service.run", "call", f"{JAVA}/xml/Parser.java:Parser.read", "qualified"),
+            # same package, no import: new Service(), a local typed Service, Helper.log()
+            (f"{JAVA}/app/Main.java:Main.main", "call", f"{JAVA}/app/Service.java:Service", "local"),
+            (f"{JAVA}/app/Main.java:Main.main", "call", f"{JAVA}/app/Service.java:Service.start", "qualified"),
+            (f"{JAVA}/app/Main.java:Main.main", "call", f"{JAVA}/app/Helper.java:Helper.log", "qualified"),
+            # this.run() and a bare stop() inherited from BaseService
+            (f"{JAVA}/app/Service.java:Service.start", "call", f"{JAVA}/app/Service.java:Service.run", "self"),
+            (f"{JAVA}/app/Service.java:Service.run", "call", f"{JAVA}/app/BaseService.java:BaseService.stop", "self"),
+            (f"{JAVA}/xml/Parser.java:Parser.read", "call", f"{JAVA}/xml/Parser.java:Parser.parse", "local"),
+            (f"{JAVA}/app/Service.java:Service", "inherit", f"{JAVA}/app/BaseService.java:BaseService", "local"),
+            (f"{JAVA}/app/Service.java:Service", "inherit", f"{JAVA}/app/Startable.java:Startable", "local"),
+            (f"{JAVA}/app/Main.java:", "import", f"{JAVA}/json/Parser.java:Parser", "import"),
+        ],
+        absent=[
+            (f"{JAVA}/app/Main.java:Main.main", "call", f"{JAVA}/xml/Parser.java:Parser.parse"),
+            (f"{JAVA}/app/Service.java:Service.run", "call", f"{JAVA}/json/Parser.java:Parser.parse"),
+            (f"{JAVA}/app/Service.java:", "import", f"{JAVA}/json/Parser.java:Parser"),
+        ],
+        docs={
+            f"{JAVA}/app/Service.java:Service": "A service that reads one document, then stops.",
+            f"{JAVA}/xml/Parser.java:Parser.parse": "Parse XML text.",
+        },
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    """A copy of the fixture, so that indexing writes nothing into ``fixtures/``."""
+    copy = tmp_path_factory.mktemp("polyglot") / "repo"
+    shutil.copytree(FIXTURE, copy)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def indexed(repo: Path, tmp_path_factory) -> Indexer:
+    ix = Indexer(repo, tmp_path_factory.mktemp("store"))
+    ix.update()
+    return ix
+
+
+def _edges(ix: Indexer) -> dict[tuple[str, str, str], Edge]:
+    return {(e.src, e.kind, e.dst): e for e in ix.all_edges()}
+
+
+@pytest.mark.parametrize("language", sorted(CASES))
+def test_each_language_indexes_to_its_known_symbols_and_edges(indexed: Indexer, language: str):
+    case = CASES[language]
+    for path, expected in case.symbols.items():
+        assert path in indexed.files, f"{path} was not indexed"
+        got = [(s.qualname, s.kind, s.start_line, s.end_line) for s in indexed.files[path].symbols]
+        assert got == expected, path
+    symbols = {s.id: s for s in indexed.all_symbols()}
+    for sid, doc in case.docs.items():
+        assert symbols[sid].doc == doc, sid
+
+    edges = _edges(indexed)
+    for src, kind, dst, resolution in case.edges:
+        edge = edges.get((src, kind, dst))
+        assert edge is not None, f"missing {kind} edge {src} -> {dst}"
+        assert edge.resolution == resolution, f"{src} -> {dst} resolved by {edge.resolution}"
+    for src, kind, dst in case.absent:
+        assert (src, kind, dst) not in edges, f"{src} is linked to the same-named {dst}"
+
+
+@pytest.mark.parametrize(
+    "path, error_lines, survivors",
+    [
+        ("py/shop/broken.py", [(5, 5)], ["fine", "also_fine"]),
+        ("js/broken.js", [(6, 6)], ["ok", "alsoOk"]),
+    ],
+)
+def test_a_syntax_error_is_reported_and_the_rest_of_the_file_is_indexed(indexed: Indexer, path, error_lines, survivors):
+    pf = indexed.files[path]
+    assert pf.errors == error_lines
+    assert set(survivors) <= {s.qualname for s in pf.symbols}
+    callee = f"{path}:{survivors[0]}"
+    assert (f"{path}:{survivors[1]}", "call", callee) in _edges(indexed)
+
+
+def test_git_ignored_files_are_not_indexed(repo: Path, indexed: Indexer):
+    # fixtures/polyglot/generated/ is git-ignored by design: it is committed with `git add -f`.
+    assert (repo / "generated" / "leak.py").is_file(), "the fixture lost generated/leak.py"
+    assert not any(path.startswith("generated/") for path in indexed.files)
+    assert not any(e.dst.startswith("generated/") for e in indexed.all_edges())
+
+
+def test_go_import_paths_come_from_go_mod_when_the_root_is_known(tmp_path: Path):
+    # The module's root package, imported from a command below it: no directory name
+    # matches the import path, so only go.mod's `module` line can place it.
+    repo = tmp_path / "repo"
+    (repo / "svc" / "cmd" / "run").mkdir(parents=True)
+    (repo / "svc" / "go.mod").write_text("module example.com/tiny\n\ngo 1.22\n")
+    (repo / "svc" / "tiny.go").write_text("package tiny\n\nfunc Clean() {}\n")
+    (repo / "svc" / "cmd" / "run" / "main.go").write_text(
+        'package main\n\nimport "example.com/tiny"\n\nfunc main() {\n\ttiny.Clean()\n}\n'
+    )
+    ix = Indexer(repo, tmp_path / "store")
+    ix.update()
+
+    index = ResolveIndex.build(ix.files, root=repo)
+    edges = {(e.src, e.kind, e.dst) for e in resolve_file(ix.files["svc/cmd/run/main.go"], index)}
+    assert ("svc/cmd/run/main.go:main", "call", "svc/tiny.go:Clean") in edges
+    assert ("svc/cmd/run/main.go:", "import", "svc/tiny.go:") in edges
