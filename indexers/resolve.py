@@ -30,6 +30,7 @@ class ResolveIndex:
     top_by_name: dict[str, list[str]] = field(default_factory=dict)  # name -> symbol ids (module level)
     members_by_name: dict[str, list[str]] = field(default_factory=dict)  # name -> symbol ids (in a type)
     _module_maps: dict[str, dict] = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)  # per-language memos, valid for this index only
 
     @classmethod
     def build(cls, files: dict[str, ParsedFile], root: Path | None = None) -> "ResolveIndex":

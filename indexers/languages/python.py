@@ -165,18 +165,23 @@ def _import_target(imp: Import, importer: str, index: ResolveIndex, depth: int =
 
 
 def _bases(index: ResolveIndex):
-    """A function (path, class qualname) → resolved base classes."""
+    """A function (path, class qualname) → resolved base classes, memoized on the index."""
+    memo = index.cache.setdefault("python.bases", {})
 
     def bases(path: str, qualname: str):
+        key = (path, qualname)
+        if key in memo:
+            return memo[key]
+        memo[key] = []  # guards against inheritance cycles while resolving
         pf = index.files.get(path)
-        if pf is None:
-            return []
         out = []
-        for ref in pf.refs:
-            if ref.kind == "inherit" and ref.scope == qualname:
-                target = _resolve_chain(ref.chain, pf, qualname, index)
-                if target is not None and target.path and target.qualname:
-                    out.append((target.path, target.qualname))
+        if pf is not None:
+            for ref in pf.refs:
+                if ref.kind == "inherit" and ref.scope == qualname:
+                    target = _resolve_chain(ref.chain, pf, qualname, index)
+                    if target is not None and target.path and target.qualname:
+                        out.append((target.path, target.qualname))
+        memo[key] = out
         return out
 
     return bases
