@@ -14,8 +14,11 @@ A change made today weighs 1, one made ``half_life_days`` ago weighs 0.5. Only t
 ``max_commits`` non-merge commits reachable from HEAD are read, in ONE ``git log`` call
 with a timeout; the commit's author date is used (a rebase rewrites committer dates to
 "now" and would make every file look volatile). A file is volatile when its score is at
-least ``threshold``: with the defaults, about two changes in the last few weeks, or three
-spread over the last couple of months.
+least ``threshold``. With the defaults (half-life 90 days, threshold 2) that takes three
+changes within the last seven weeks or five within the last four months; a file with an
+edit in progress needs a bit more than one recent commit besides. Measured on httpx's
+history: about half of its files were volatile in busy 2021, three of sixty in quiet
+late 2024.
 
 Without usable history the report says why in ``note`` and applies these rules:
 
@@ -38,6 +41,8 @@ import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from indexers.errors import CtxfoldError
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +93,7 @@ class VolatilityReport:
         return bool(f and f.volatile)
 
 
-class GitUnavailable(Exception):
+class GitUnavailable(CtxfoldError):
     """git could not answer; the message says why (it ends up in VolatilityReport.note)."""
 
 
@@ -263,7 +268,8 @@ def compute_volatility(
     try:
         info = _repo_info(repo, settings.timeout_s)
     except GitUnavailable as exc:
-        note = f"no git history ({exc}): every file counts as stable"
+        why = "not a git repository" if "not a git repository" in str(exc) else str(exc)
+        note = f"no git history ({why}): every file counts as stable"
         return VolatilityReport(files=scored([], set()), note=note, settings=settings)
 
     notes = []

@@ -42,9 +42,11 @@ class ProgressBar:
 
 
 def _workspace(args):
+    from indexers.paths import repo_root
+
     from .workspace import Workspace
 
-    return Workspace(args.repo, args.store, max_bytes=getattr(args, "max_bytes", DEFAULT_MAX_BYTES))
+    return Workspace(repo_root(args.repo), args.store, max_bytes=getattr(args, "max_bytes", DEFAULT_MAX_BYTES))
 
 
 def _refreshed(args):
@@ -177,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .facts_bridge import add_facts_cli
 
     add_facts_cli(sub, common)
+    from .enrich_cli import add_enrich_cli
+
+    add_enrich_cli(sub, common)
     return parser
 
 

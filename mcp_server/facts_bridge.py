@@ -80,7 +80,28 @@ def fact_store(ws: Workspace):
             except FactStorageError as exc:
                 raise CtxfoldError(str(exc)) from exc
             ws._fact_store = store
+            ws.edge_sources.append(lambda: coupling_edges(ws, store))
         return store
+
+
+def coupling_edges(ws: Workspace, store) -> list:
+    """Facts that tie two or more symbols together (type coupling, or any fact with several
+    code anchors) become semantic edges with the agent as provenance, while their anchors
+    keep the hashes they had when the fact was recorded."""
+    from indexers.semantic import current_hash_of
+    from indexers.types import SemanticEdge
+
+    # Called while views are being built: read hashes from the index, not from the views.
+    now = current_hash_of(ws.indexer)
+    edges = []
+    for fact in store.list("active"):
+        anchors = [a for a in fact.about if a.symbol_id and now(a.symbol_id) == a.hash]
+        if len(anchors) < 2:
+            continue
+        for a, b in zip(anchors, anchors[1:]):
+            edges.append(SemanticEdge(a.symbol_id, b.symbol_id, fact.type, " ".join(fact.fact.split())[:160],
+                                      fact.confidence, "agent", fact.created_at, a.hash, b.hash))
+    return edges
 
 
 def facts_for(ws: Workspace):

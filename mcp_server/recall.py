@@ -7,6 +7,7 @@ seeds (seeds.py) → diffusion over the graph → packing (full / signature / le
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from .seeds import SeedSet, collect_seeds
 from .settings import SETTINGS, RecallSettings
 from .workspace import Views, Workspace
 
+log = logging.getLogger("ctxfold")
 TYPE_KINDS = {"class", "struct", "interface", "trait", "enum", "type"}
 FENCE = {"python": "python", "javascript": "js", "typescript": "ts", "tsx": "tsx", "go": "go", "rust": "rust", "java": "java"}
 
@@ -94,8 +96,8 @@ def _diffuse(v: Views, seeds: SeedSet, s: RecallSettings) -> tuple[dict[str, flo
         for u, val in x.items():
             if val < 1e-4:
                 continue
-            nbrs = [(vv, d["weight"], d["kind"], "out") for vv, d in g.succ[u].items()]
-            nbrs += [(vv, d["weight"] * s.reverse_factor, d["kind"], "in") for vv, d in g.pred[u].items()]
+            nbrs = [(vv, d["weight"], d, "out") for vv, d in g.succ[u].items()]
+            nbrs += [(vv, d["weight"] * s.reverse_factor, d, "in") for vv, d in g.pred[u].items()]
             if not nbrs:
                 continue
             if len(nbrs) > s.max_fanout:
@@ -103,16 +105,17 @@ def _diffuse(v: Views, seeds: SeedSet, s: RecallSettings) -> tuple[dict[str, flo
                 nbrs = nbrs[: s.max_fanout]
             total = sum(w for _, w, _, _ in nbrs) or 1.0
             spread = (1 - s.restart) * val
-            for vv, w, kind, direction in nbrs:
+            for vv, w, data, direction in nbrs:
                 gain = spread * w / total
                 nxt[vv] = nxt.get(vv, 0.0) + gain
                 if gain > via.get(vv, (0.0, ""))[0]:
-                    via[vv] = (gain, _relation(kind, direction, u))
+                    via[vv] = (gain, _relation(data, direction, u))
         x = nxt
     return x, {k: why for k, (_, why) in via.items()}
 
 
-def _relation(kind: str, direction: str, other: str) -> str:
+def _relation(data: dict, direction: str, other: str) -> str:
+    kind = data["kind"]
     name = other.rpartition(":")[2] or other.rstrip(":")
     if kind == "call":
         return f"called by {name}" if direction == "in" else f"calls {name}"
@@ -122,11 +125,47 @@ def _relation(kind: str, direction: str, other: str) -> str:
         return f"member of {name}" if direction == "in" else f"contains {name}"
     if kind == "import":
         return f"imported by {name}" if direction == "in" else f"imports {name}"
-    return f"coupled to {name}"
+    return f"coupled to {name}: {data.get('reason') or data.get('relation', '')}".rstrip(": ")
+
+
+def vector_hits(ws: Workspace, task: str, s: RecallSettings) -> list[tuple[str, float]]:
+    """Nearest embedded symbols, when ``ctxfold enrich`` has embedded some; otherwise []
+    (and, if the embedder cannot load, vectors stay off for this workspace, said once)."""
+    table = ws.store_dir / "lance" / "vectors.lance"
+    if not s.vector_hits or ws.vectors_note or not table.exists():
+        return []
+    from indexers.paths import connect
+    from indexers.vectors import EmbedderUnavailable, load_embedder, search_vectors
+
+    if ws.vectors is None:
+        try:
+            ws.vectors = (load_embedder(), connect(ws.store_dir))
+        except EmbedderUnavailable as exc:
+            ws.vectors_note = f"vectors off: {exc}"
+            log.warning("%s; recall goes on without them", ws.vectors_note)
+            return []
+    embedder, db = ws.vectors
+    return [(h.symbol_id, h.score) for h in search_vectors(db, embedder, task, limit=s.vector_hits)]
+
+
+def fuse_vector_hits(text_hits: list[tuple[str, float, list[str]]], vec: list[tuple[str, float]]) -> list[tuple[str, float, list[str]]]:
+    """Reciprocal rank fusion of full-text and vector hits (k=60), best first."""
+    if not vec:
+        return text_hits
+    fused: dict[str, list] = {}
+    for rank_, (sid, _, terms) in enumerate(text_hits):
+        fused[sid] = [1.0 / (60 + rank_), terms]
+    for rank_, (sid, _) in enumerate(vec):
+        entry = fused.setdefault(sid, [0.0, []])
+        entry[0] += 1.0 / (60 + rank_)
+        entry[1] = entry[1] + ["(vector)"] if "(vector)" not in entry[1] else entry[1]
+    out = [(sid, score, terms) for sid, (score, terms) in fused.items()]
+    out.sort(key=lambda t: -t[1])
+    return out
 
 
 def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings = SETTINGS) -> list[Candidate]:
-    text_hits = ws.text.search(task, limit=s.text_hits)
+    text_hits = fuse_vector_hits(ws.text.search(task, limit=s.text_hits), vector_hits(ws, task, s))
     seeds = collect_seeds(v, task, focus, text_hits)
     scores, via = _diffuse(v, seeds, s)
     # File prior: a file holding several strong seeds lifts every symbol in it.

@@ -21,6 +21,7 @@ class RecallSettings:
     min_budget: int = 200
     encoding: str = os.environ.get("CTXFOLD_ENCODING", DEFAULT_ENCODING)
     text_hits: int = 300  # full-text hits taken as seeds
+    vector_hits: int = 40  # nearest embedded symbols fused with them (0: vectors off)
     # Diffusion (personalized PageRank by power iteration around the seeds).
     restart: float = 0.5  # share of activation that returns to the seeds each step
     iterations: int = 3

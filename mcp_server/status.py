@@ -70,8 +70,8 @@ def render_status(r: dict) -> str:
         f"edges     {r['edges']}: " + ", ".join(f"{k} {v}" for k, v in r["edges_by_kind"].items()),
         "resolved  " + ", ".join(f"{k} {v}" for k, v in r["edges_by_resolution"].items()),
     ]
-    for key in sorted(k for k in r if k.startswith("semantic_") or k.startswith("vectors_") or k.startswith("volatility_")):
-        lines.append(f"{key.replace('_', ' '):10}{r[key]}")
+    for key in sorted(k for k in r if k.startswith(("semantic_", "vectors_", "volatility_"))):
+        lines.append(f"{key.replace('_', ' '):16} {r[key]}")
     if r["changed_since_index"]:
         shown = ", ".join(r["changed_since_index"][:10])
         more = len(r["changed_since_index"]) - 10

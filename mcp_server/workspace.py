@@ -8,13 +8,14 @@ holds a lock and swaps in new read-only views.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexers.build import Indexer, Progress, UpdateStats
-from indexers.graph import build_graph
+from indexers.graph import add_semantic_edges, build_graph
 from indexers.paths import store_dir_for
 from indexers.scan import DEFAULT_MAX_BYTES
 from indexers.store import StoreBusy
@@ -30,11 +31,12 @@ log = logging.getLogger("ctxfold")
 class Views:
     """Read-only lookups over one generation of the index."""
 
-    generation: int
+    generation: tuple
     symbols: dict[str, Symbol] = field(default_factory=dict)  # id -> Symbol
     by_path: dict[str, list[Symbol]] = field(default_factory=dict)
     by_name: dict[str, list[Symbol]] = field(default_factory=dict)  # lowercased name
     graph: object = None
+    semantic: int = 0  # fresh semantic edges in the graph
 
 
 class Workspace:
@@ -53,6 +55,9 @@ class Workspace:
         self.last_update: UpdateStats | None = None
         self.freshness_note = ""
         self.text = TextIndex()  # full-text over symbol bodies, synced per file hash
+        self.edge_sources: list = []  # callables adding semantic edges (facts of type coupling)
+        self.vectors = None  # (embedder, db) once the vector fallback is found usable
+        self.vectors_note = ""
 
     # --- freshness ---------------------------------------------------------------
 
@@ -78,7 +83,7 @@ class Workspace:
 
     def views(self) -> Views:
         with self._lock:
-            gen = self.indexer.generation
+            gen = (self.indexer.generation, self._semantic_stamp())
             if self._views is None or self._views.generation != gen:
                 self._views = self._build_views(gen)
                 self.text.sync(self.repo, self.indexer.files)
@@ -93,8 +98,33 @@ class Workspace:
                 v.symbols[sym.id] = sym
                 v.by_name.setdefault(sym.name.lower(), []).append(sym)
         v.graph = build_graph(list(v.symbols.values()), self.indexer.all_edges(), list(self.indexer.files))
+        v.semantic = add_semantic_edges(v.graph, self._fresh_semantic_edges())
         log.debug("views for generation %d built in %.0f ms", generation, (time.perf_counter() - started) * 1000)
         return v
+
+    def _semantic_stamp(self) -> int:
+        """Changes whenever semantic edges or coupling facts are written (by any process)."""
+        stamp = 0
+        for table in ("semantic_edges", "facts"):
+            try:
+                stamp += os.stat(self.store_dir / "lance" / f"{table}.lance" / "_versions").st_mtime_ns
+            except OSError:
+                pass
+        return stamp
+
+    def _fresh_semantic_edges(self) -> list:
+        """Semantic edges whose ends still have the hashes they were derived from, plus
+        couplings the agent recorded as facts."""
+        edges = []
+        if (self.store_dir / "lance" / "semantic_edges.lance").exists():
+            from indexers.paths import connect
+            from indexers.semantic import current_hash_of
+            from indexers.semantic_store import fresh_edges, load_edges
+
+            edges = fresh_edges(load_edges(connect(self.store_dir)), current_hash_of(self.indexer))
+        for source in self.edge_sources:
+            edges.extend(source())
+        return edges
 
     def fresh_views(self, progress: Progress | None = None) -> Views:
         self.refresh(progress)

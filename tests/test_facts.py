@@ -332,6 +332,7 @@ def test_mark_served_counts_and_stamps(store, clock):
     store.mark_served([result.id])
     fact = store.get(result.id)
     assert (fact.served_count, fact.last_served_at) == (2, "2026-11-23T10:00:00Z")
+    assert FactStore(store.store_dir).get(result.id) == fact  # each version's newest row wins
 
 
 # ----------------------------------------------------------------------------- export / import
@@ -480,3 +481,14 @@ def test_an_older_schema_is_migrated_by_rewriting_every_row(tmp_path, monkeypatc
     assert export_text(new).replace('"schema_version": 2', '"schema_version": 1') == before
     assert list((tmp_path / "s").glob("facts-schema1-backup-*.jsonl"))
     assert new._table.schema.metadata[b"ctxfold.facts.schema_version"] == b"2"
+
+
+def test_recall_follows_many_forgets_and_new_records(store):
+    ids = [store.record(f"shared marker word, variant {i}", "observation").id for i in range(30)]
+    assert len(store.relevant_facts("marker", set(), set(), limit=50)) == 30
+    for fact_id in ids[:25]:
+        store.forget(fact_id, "noise")
+    newer = [store.record(f"shared marker again, take {i}", "observation").id for i in range(3)]
+    found = [f.id for f, _ in store.relevant_facts("marker", set(), set(), limit=50)]
+    assert sorted(found) == sorted(ids[25:] + newer)
+    assert store.relevant_facts("variant", set(), set(), limit=50)[0][0].id in ids[25:]

@@ -152,7 +152,7 @@ CASES = {
                 ("Circle.constructor", "method", 22, 24),
                 ("Circle.area", "method", 26, 28),
             ],
-            "ts/main.ts": [("main", "function", 5, 9)],
+            "ts/main.ts": [("main", "function", 5, 9), ("report", "function", 11, 14)],
             "ts/view.tsx": [("Props", "type", 3, 3), ("View", "function", 5, 7), ("Item", "function", 9, 9)],
         },
         edges=[
@@ -165,6 +165,9 @@ CASES = {
             ("ts/shapes.ts:Circle", "inherit", "ts/shapes.ts:Base", "local"),
             ("ts/shapes.ts:Circle", "inherit", "ts/shapes.ts:Shape", "local"),  # implements
             ("ts/main.ts:", "import", "ts/shapes.ts:Shape", "import"),
+            # receivers whose class the code states: shape: Shape, circle = new Circle()
+            ("ts/main.ts:report", "call", "ts/shapes.ts:Shape.area", "qualified"),
+            ("ts/main.ts:report", "call", "ts/shapes.ts:Base.describe", "qualified"),
         ],
         absent=[
             ("ts/main.ts:main", "call", "ts/b/parse.ts:parse"),
@@ -193,6 +196,8 @@ CASES = {
             # cfg "example.com/poly/config"; cfg.Parse()
             ("go/main.go:main", "call", "go/config/config.go:Parse", "qualified"),
             ("go/main.go:main", "call", "go/store/store.go:New", "qualified"),
+            # s := store.New(); s.Put(): New's signature returns *Store
+            ("go/main.go:main", "call", "go/store/store.go:Store.Put", "qualified"),
             # same package, another file
             ("go/main.go:main", "call", "go/describe.go:describe", "local"),
             # bare Parse() inside package store is store's own
@@ -211,6 +216,7 @@ CASES = {
         absent=[
             ("go/main.go:main", "call", "go/store/parse.go:Parse"),
             ("go/store/store.go:Store.Put", "call", "go/config/config.go:Parse"),
+            ("go/main.go:main", "call", "go/store/store.go:Saver.Put"),
         ],
         docs={
             "go/store/store.go:Store": "Store is an in-memory key-value store.",
@@ -219,7 +225,7 @@ CASES = {
     ),
     "rust": Case(
         symbols={
-            "rust/src/main.rs": [("main", "function", 7, 11), ("raw", "function", 13, 15)],
+            "rust/src/main.rs": [("main", "function", 7, 12), ("raw", "function", 14, 16)],
             "rust/src/config.rs": [("Config", "struct", 2, 5), ("parse", "function", 8, 10)],
             "rust/src/net/mod.rs": [("parse", "function", 4, 6)],
             "rust/src/net/client.rs": [
@@ -242,6 +248,10 @@ CASES = {
             # use crate::net::client::{connect as open, Client}
             ("rust/src/main.rs:main", "call", "rust/src/net/client.rs:connect", "import"),
             ("rust/src/main.rs:main", "call", "rust/src/net/client.rs:Client.new", "qualified"),
+            # let client = Client::new(..); client.send(): new returns Self
+            ("rust/src/main.rs:main", "call", "rust/src/net/client.rs:Client.send", "qualified"),
+            # local().send(): fn local() -> Client
+            ("rust/src/net/client.rs:tests.sends", "call", "rust/src/net/client.rs:Client.send", "qualified"),
             # net::parse()  (mod net; → src/net/mod.rs)
             ("rust/src/main.rs:raw", "call", "rust/src/net/mod.rs:parse", "qualified"),
             # use super::parse

@@ -6,9 +6,11 @@ nothing; ``import . "p"`` has name ``"*"``). Import paths map to directories thr
 ``module`` line of the nearest ``go.mod`` when the index knows the repository root, and
 otherwise by matching the paths' tails against the repository's Go directories.
 
-A variable whose type the function declares (``func f(s *store.Store)``, ``var s Store``,
+A variable whose type the function states (``func f(s *store.Store)``, ``var s Store``,
 ``s := &Store{}``) is replaced by that type in call chains: ``s.Name()`` is recorded as
-``store.Store.Name``. The method's own receiver is kept, so that resolution can say "self".
+``store.Store.Name``; one assigned from a call by the call (``s := store.New()`` makes
+``store.New().Put``), which resolution follows through the callee's declared result. The
+method's own receiver is kept, so that resolution can say "self".
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ _MODULE_LINE = re.compile(r"^\s*module\s+\"?([^\s\"]+)\"?", re.M)
 _VERSION = re.compile(r"^v\d+$")
 _TYPE_KINDS = ("struct", "interface", "type")
 MAX_EMBED_DEPTH = 5
+# Methods that standard interfaces name (Stringer, error, io, sync, sort, context): on a
+# receiver of unknown type they are almost never the repository's own.
+_COMMON_METHODS = frozenset(
+    "String Error Close Read Write Flush Len Less Swap Lock Unlock RLock RUnlock Done Err Value "
+    "Deadline Wait Add Get Set Del Next Scan Seek Unwrap Is As".split()
+)
 
 
 # --- parsing hooks ---------------------------------------------------------------
@@ -117,7 +125,8 @@ def imports(node: Node, source: bytes) -> list[Import]:
 
 
 def ref_text(node: Node, source: bytes) -> str:
-    """The callee with arguments elided and typed variables replaced by their types."""
+    """The callee with arguments elided (``a.B(x).C`` → ``a.B().C``) and a variable
+    replaced by what it was declared as (see the module docstring)."""
     kind = node.type
     if kind == "selector_expression":
         operand, field = node.child_by_field_name("operand"), node.child_by_field_name("field")
@@ -140,7 +149,8 @@ def ref_text(node: Node, source: bytes) -> str:
 
 
 def _declared_type(ident: Node, source: bytes) -> str | None:
-    """The type a local variable or parameter was declared with, when the code says it."""
+    """What a local variable or parameter was declared as, when the code says: its
+    type, or the call it was assigned from."""
     name = text_of(ident, source)
     child, node = ident, ident.parent
     while node is not None:
@@ -180,13 +190,16 @@ def _type_from_statement(stmt: Node, name: str, source: bytes) -> str | None:
         if left is None or right is None:
             return None
         names = [text_of(n, source) for n in left.named_children]
-        if name in names and len(right.named_children) == len(names):
-            return _type_of_value(right.named_children[names.index(name)], source)
+        values = right.named_children
+        if name in names and len(values) == len(names):
+            return _type_of_value(values[names.index(name)], source)
+        if names and name == names[0] and len(values) == 1 and values[0].type == "call_expression":
+            return ref_text(values[0], source)  # s, err := store.Open(): the first result
     return None
 
 
 def _type_of_value(value: Node, source: bytes) -> str | None:
-    """``&T{}``, ``T{}`` and ``new(T)`` say their type; a call's result type is unknown."""
+    """``&T{}``, ``T{}`` and ``new(T)`` say their type; a call stands for its result."""
     if value.type == "unary_expression":
         operand = value.child_by_field_name("operand")
         value = operand if operand is not None else value
@@ -196,6 +209,7 @@ def _type_of_value(value: Node, source: bytes) -> str | None:
         func, args = value.child_by_field_name("function"), value.child_by_field_name("arguments")
         if func is not None and text_of(func, source) == "new" and args is not None and args.named_children:
             return _type_name(args.named_children[0], source, qualified=True)
+        return ref_text(value, source)  # s := store.New(): what New returns
     return None
 
 
@@ -206,10 +220,12 @@ def build_module_map(paths: list[str], index: ResolveIndex) -> dict:
     """Go's lookups, built once per index:
     ``dirs`` directory → files; ``symbols`` (directory, qualname) → symbol id;
     ``packages`` directory → package name; ``imports`` import path → directory;
+    ``embeds`` (directory, type) → (file, chain) of each embedded type;
     ``implements`` type symbol id → ids of interfaces whose methods it has."""
     dirs: dict[str, list[str]] = {}
     symbols: dict[tuple[str, str], str] = {}
     packages: dict[str, str] = {}
+    embeds: dict[tuple[str, str], list[tuple[str, list[str]]]] = {}
     for path in sorted(paths):
         pf = index.files[path]
         directory = posixpath.dirname(path)
@@ -218,6 +234,9 @@ def build_module_map(paths: list[str], index: ResolveIndex) -> dict:
             packages.setdefault(directory, pf.package)
         for sym in pf.symbols:
             symbols.setdefault((directory, sym.qualname), sym.id)
+        for ref in pf.refs:
+            if ref.kind == "inherit":
+                embeds.setdefault((directory, ref.scope), []).append((path, ref.chain))
     wanted = {imp.module for path in paths for imp in index.files[path].imports}
     import_dirs = _from_go_mod(Path(index.root), dirs) if index.root else {}
     missing = wanted - set(import_dirs)
@@ -229,6 +248,7 @@ def build_module_map(paths: list[str], index: ResolveIndex) -> dict:
         "symbols": symbols,
         "packages": packages,
         "imports": import_dirs,
+        "embeds": embeds,
         "implements": _implementations(paths, index),
     }
 
@@ -269,10 +289,15 @@ def _inferred(import_paths: set[str], dirs: set[str]) -> dict[str, str]:
     paths outside the standard library have) or when two imports agree on it."""
     votes: Counter[tuple[str, str]] = Counter()
     split_dirs = {d: (d.split("/") if d else []) for d in dirs}
+    by_last: dict[str, list[str]] = {}
+    for directory, dparts in split_dirs.items():
+        if dparts:
+            by_last.setdefault(dparts[-1], []).append(directory)
     for path in import_paths:
         parts = path.split("/")
         best, best_k = [], 0
-        for directory, dparts in split_dirs.items():
+        for directory in by_last.get(parts[-1], ()):
+            dparts = split_dirs[directory]
             k = 0
             while k < min(len(parts), len(dparts)) and parts[-1 - k] == dparts[-1 - k]:
                 k += 1
@@ -389,14 +414,47 @@ class _Lookup:
 
     def embedded(self, directory: str, type_name: str) -> list[tuple[str, str]]:
         out = []
-        for path in self.mm["dirs"].get(directory, []):
-            pf = self.index.files[path]
-            for ref in pf.refs:
-                if ref.kind == "inherit" and ref.scope == type_name:
-                    found = self.type_ref(ref.chain, pf)
-                    if found:
-                        out.append(found)
+        for path, chain in self.mm["embeds"].get((directory, type_name), ()):
+            found = self.type_ref(chain, self.index.files[path])
+            if found:
+                out.append(found)
         return out
+
+    def as_type(self, sid: str | None) -> tuple | None:
+        """A package-level type symbol as a walk target."""
+        sym = self.index.get(*sid.rsplit(":", 1)) if sid else None
+        if sym is None or sym.kind not in _TYPE_KINDS:
+            return None
+        return ("type", posixpath.dirname(sym.path), sym.qualname)
+
+    def walk(self, target: tuple | None, parts: list[str]) -> str | None:
+        """Follow ``parts`` from a package ("pkg", dir) or a type ("type", dir, name);
+        a part written ``f()`` continues from the type ``f`` returns. The symbol id of
+        the last part, or None."""
+        found = None
+        for i, part in enumerate(parts):
+            name, called = _call_part(part)
+            if target is None or not is_identifier(name):
+                return None
+            if target[0] == "pkg":
+                found = self.symbol(target[1], name)
+            else:
+                found = self.method(target[1], target[2], name)
+            if i < len(parts) - 1:
+                target = self.returns(found) if called else self.as_type(found)
+        return found
+
+    def returns(self, sid: str | None) -> tuple | None:
+        """The type a function's signature says it returns first (``*Store``, ``store.Store``)."""
+        sym = self.index.get(*sid.rsplit(":", 1)) if sid else None
+        if sym is None or sym.kind not in ("function", "method"):
+            return None
+        result = _result_type(sym.signature)
+        if result is None:
+            return None
+        pf = self.index.files[sym.path]
+        found = self.type_ref(result.split("."), pf)
+        return ("type", *found) if found else None
 
     def method(self, directory: str, type_name: str, name: str, depth: int = 0) -> str | None:
         """``type_name.name`` in its package, or promoted from an embedded type."""
@@ -410,6 +468,36 @@ class _Lookup:
         return None
 
 
+def _call_part(part: str) -> tuple[str, bool]:
+    """``New()`` → ("New", True): a chain part that is called."""
+    return (part[:-2], True) if part.endswith("()") else (part, False)
+
+
+def _result_type(signature: str) -> str | None:
+    """The first result type of ``func (r *T) Name(params) (*Store, error)`` → Store."""
+    start = signature.find("(")
+    if signature.startswith("func (") or signature.startswith("func("):
+        start = signature.find("(", _closing(signature, start) + 1)
+    end = _closing(signature, start) if start >= 0 else -1
+    if end < 0:
+        return None
+    result = signature[end + 1 :].strip()
+    if result.startswith("("):
+        result = result[1:].split(",")[0].rstrip(")").split()[-1:]  # named results: (s *Store, err error)
+        result = result[0] if result else ""
+    result = result.lstrip("*")
+    return result if result and all(is_identifier(p) for p in result.split(".")) else None
+
+
+def _closing(text: str, start: int) -> int:
+    depth = 0
+    for i in range(start, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            return i
+    return -1
+
+
 def _same_language(ids: list[str], index: ResolveIndex) -> list[str]:
     return [i for i in ids if (pf := index.files.get(i.rpartition(":")[0])) is not None and pf.language == "go"]
 
@@ -418,47 +506,42 @@ def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
     file_node = symbol_id(pf.path, "")
     look = _Lookup(pf, index)
     edges: list[Edge] = []
-    used: dict[str, set[str]] = {}  # import local → files of that package this file uses
+    used: dict[str, set[str]] = {}  # imported directory → its files this file uses
 
     for ref in pf.refs:
         src = symbol_id(pf.path, ref.scope) if ref.scope else file_node
         chain, head = ref.chain, ref.chain[0]
         found, method = None, ""
-        if len(chain) == 1:
-            found, method = look.top(head), "local"
-        elif not is_identifier(head):
+        name, called = _call_part(head)
+        scope_sym = index.get(pf.path, ref.scope) if ref.scope else None
+        receiver = _RECEIVER.match(scope_sym.signature) if scope_sym is not None else None
+        if not is_identifier(name):
             pass
-        elif (directory := look.package_dir(pf, head)) is not None:
-            rest = chain[1:]
-            if len(rest) == 1:
-                found = look.symbol(directory, rest[0])
-            elif len(rest) == 2:
-                found = look.method(directory, rest[0], rest[1])
-            method = "qualified"
+        elif len(chain) == 1:
+            found, method = look.top(name), "local"
+        elif not called and (directory := look.package_dir(pf, name)) is not None:
+            found, method = look.walk(("pkg", directory), chain[1:]), "qualified"
             if found:
-                used.setdefault(head, set()).add(found.rpartition(":")[0])
-        elif len(chain) == 2:
-            scope_sym = index.get(pf.path, ref.scope) if ref.scope else None
-            receiver = _RECEIVER.match(scope_sym.signature) if scope_sym is not None else None
-            if receiver and receiver.group(1) == head:
-                found, method = look.method(look.dir, receiver.group(2), chain[1]), "self"
-            elif look.symbol(look.dir, head):  # Type.Method, or a typed variable's type
-                found, method = look.method(look.dir, head, chain[1]), "qualified"
-        if ref.kind == "inherit" and not found:
-            target = look.type_ref(chain, pf)
-            found, method = (look.symbol(*target), "local" if len(chain) == 1 else "qualified") if target else (None, "")
+                used.setdefault(directory, set()).add(found.rpartition(":")[0])
+        elif not called and receiver and receiver.group(1) == name:
+            found, method = look.walk(("type", look.dir, receiver.group(2)), chain[1:]), "self"
+        elif (top := look.top(name)) is not None:  # Type.Method, New().Put, a typed variable's type
+            first = look.returns(top) if called else look.as_type(top)
+            found, method = look.walk(first, chain[1:]), "qualified"
         if found:
             edges.append(Edge(src, found, ref.kind, method, CONFIDENCE[method], ref.line))
-        elif len(chain) > 1 and is_identifier(chain[-1]) and not look.is_import(head) and not look.symbol(look.dir, head):
+            continue
+        last = chain[-1]
+        if len(chain) > 1 and is_identifier(last) and last not in _COMMON_METHODS and not look.is_import(name) and not look.top(name):
             # recv.Method() on a variable of unknown type: a method of that name, if rare.
-            candidates = _same_language(index.by_name(chain[-1], members=True), index)
+            candidates = _same_language(index.by_name(last, members=True), index)
             edges.extend(name_edges(src, candidates, ref.kind, ref.line))
 
     for imp in pf.imports:
         directory = look.mm["imports"].get(imp.module)
         if directory is None:
             continue
-        files = sorted(used.get(imp.local, ())) or _package_file(directory, look)
+        files = sorted(used.get(directory, ())) or _package_file(directory, look)
         for path in files:
             edges.append(Edge(file_node, symbol_id(path, ""), "import", "import", CONFIDENCE["import"], imp.line))
 

@@ -27,6 +27,13 @@ _FUNCTION_TYPES = {
 }
 _TYPE_KINDS = ("class", "interface", "enum")
 _BLOCKS = {"block", "constructor_body", "switch_block_statement_group", "switch_rule"}
+# Methods of Object and the collections: on a receiver of unknown type they are almost
+# never the repository's own.
+_COMMON_METHODS = frozenset(
+    "equals hashCode toString getClass get set add addAll put putAll remove contains containsKey "
+    "size isEmpty iterator stream map filter forEach collect length charAt append build close "
+    "compareTo clone of valueOf".split()
+)
 
 
 # --- parsing hooks ---------------------------------------------------------------
@@ -104,62 +111,38 @@ def _receiver(node: Node, source: bytes) -> str:
     return text_of(node, source)
 
 
+_UNDECLARED = object()  # the name is not declared here: look further out
+
+
 def _declared_type(at: Node, name: str, source: bytes, fields_only: bool = False) -> str | None:
     """The declared type of the variable ``name`` visible at ``at``: the nearest local,
-    parameter or field declaration."""
+    parameter or field declaration (None when that declaration gives no class)."""
     child, node = at, at.parent
     while node is not None:
         kind = node.type
-        if not fields_only:
-            if kind in _BLOCKS:
-                found = None
-                for stmt in node.named_children:
-                    if stmt.start_byte >= child.start_byte:
-                        break
-                    if stmt.type == "local_variable_declaration":
-                        found = _from_declaration(stmt, name, source) or found
-                if found:
-                    return found
-            elif kind in ("for_statement", "try_with_resources_statement"):
-                for part in node.named_children:
-                    if part.type == "local_variable_declaration":
-                        found = _from_declaration(part, name, source)
-                        if found:
-                            return found
-                    elif part.type == "resource_specification":
-                        for res in part.named_children:
-                            if _field_text(res, "name", source) == name:
-                                return _type_text(res.child_by_field_name("type"), source)
-            elif kind == "enhanced_for_statement" and _field_text(node, "name", source) == name:
-                return _type_text(node.child_by_field_name("type"), source)
-            elif kind in ("method_declaration", "constructor_declaration", "lambda_expression", "catch_clause"):
-                params = node.child_by_field_name("parameters") or next(
-                    (c for c in node.named_children if c.type == "catch_formal_parameter"), None
-                )
-                for param in [params] if params is not None and params.type == "catch_formal_parameter" else (params.named_children if params is not None else ()):
-                    if param.type in ("formal_parameter", "spread_parameter", "catch_formal_parameter"):
-                        pname = param.child_by_field_name("name")
-                        if pname is None:
-                            pname = next((c for c in param.named_children if c.type == "variable_declarator"), None)
-                            pname = pname.child_by_field_name("name") if pname is not None else None
-                        if pname is not None and text_of(pname, source) == name:
-                            ptype = param.child_by_field_name("type") or next(
-                                (c for c in param.named_children if c.type in ("type_identifier", "generic_type", "scoped_type_identifier", "catch_type")), None
-                            )
-                            if ptype is not None and ptype.type == "catch_type" and ptype.named_children:
-                                ptype = ptype.named_children[0]
-                            return _type_text(ptype, source)
-        if kind in ("class_body", "interface_body", "enum_body_declarations", "record_declaration"):
+        declared = _UNDECLARED
+        if fields_only:
+            pass
+        elif kind in _BLOCKS:
+            for stmt in node.named_children:
+                if stmt.start_byte >= child.start_byte:
+                    break
+                if stmt.type == "local_variable_declaration":
+                    got = _from_declaration(stmt, name, source)
+                    declared = declared if got is _UNDECLARED else got
+        elif kind in ("for_statement", "try_with_resources_statement", "enhanced_for_statement"):
+            declared = _from_loop_or_try(node, name, source)
+        elif kind in ("method_declaration", "constructor_declaration", "lambda_expression", "catch_clause"):
+            declared = _from_parameters(node, name, source)
+        if declared is _UNDECLARED and kind in ("class_body", "interface_body", "enum_body_declarations"):
             for member in node.named_children:
                 if member.type in ("field_declaration", "constant_declaration"):
-                    found = _from_declaration(member, name, source)
-                    if found:
-                        return found
-            if kind == "record_declaration":
-                params = node.child_by_field_name("parameters")
-                for param in params.named_children if params is not None else ():
-                    if _field_text(param, "name", source) == name:
-                        return _type_text(param.child_by_field_name("type"), source)
+                    got = _from_declaration(member, name, source)
+                    declared = declared if got is _UNDECLARED else got
+        if declared is _UNDECLARED and kind == "record_declaration":
+            declared = _from_parameters(node, name, source)
+        if declared is not _UNDECLARED:
+            return declared
         child, node = node, node.parent
     return None
 
@@ -169,16 +152,60 @@ def _field_text(node: Node, field: str, source: bytes) -> str:
     return text_of(found, source) if found is not None else ""
 
 
-def _from_declaration(decl: Node, name: str, source: bytes) -> str | None:
+def _from_declaration(decl: Node, name: str, source: bytes):
+    """``T x = …`` (or ``var x = new T()``) declaring ``name``: T, None, or _UNDECLARED."""
     for declarator in decl.children_by_field_name("declarator"):
         if _field_text(declarator, "name", source) == name:
             typed = _type_text(decl.child_by_field_name("type"), source)
-            if typed:
-                return typed
-            value = declarator.child_by_field_name("value")  # var x = new T()
-            if value is not None and value.type == "object_creation_expression":
-                return _type_text(value.child_by_field_name("type"), source)
-    return None
+            value = declarator.child_by_field_name("value")
+            if typed is None and value is not None and value.type == "object_creation_expression":
+                typed = _type_text(value.child_by_field_name("type"), source)
+            return typed
+    return _UNDECLARED
+
+
+def _from_loop_or_try(node: Node, name: str, source: bytes):
+    if node.type == "enhanced_for_statement":
+        if _field_text(node, "name", source) == name:
+            return _type_text(node.child_by_field_name("type"), source)
+        return _UNDECLARED
+    for part in node.named_children:
+        if part.type == "local_variable_declaration":  # for (T x = …; …)
+            got = _from_declaration(part, name, source)
+            if got is not _UNDECLARED:
+                return got
+        elif part.type == "resource_specification":  # try (T x = …)
+            for res in part.named_children:
+                if _field_text(res, "name", source) == name:
+                    return _type_text(res.child_by_field_name("type"), source)
+    return _UNDECLARED
+
+
+def _from_parameters(node: Node, name: str, source: bytes):
+    """A parameter of a method, constructor, lambda, record or catch clause."""
+    if node.type == "catch_clause":
+        params = [c for c in node.named_children if c.type == "catch_formal_parameter"]
+    else:
+        holder = node.child_by_field_name("parameters")
+        params = [] if holder is None else [holder] if holder.type == "identifier" else holder.named_children
+    for param in params:
+        if param.type == "identifier":  # an untyped lambda parameter
+            if text_of(param, source) == name:
+                return None
+            continue
+        pname = param.child_by_field_name("name")
+        if pname is None:  # Bar... b
+            declarator = next((c for c in param.named_children if c.type == "variable_declarator"), None)
+            pname = declarator.child_by_field_name("name") if declarator is not None else None
+        if pname is None or text_of(pname, source) != name:
+            continue
+        ptype = param.child_by_field_name("type") or next(
+            (c for c in param.named_children if c.type in ("type_identifier", "generic_type", "scoped_type_identifier", "catch_type")), None
+        )
+        if ptype is not None and ptype.type == "catch_type":  # one exception class, not a union
+            ptype = ptype.named_children[0] if len(ptype.named_children) == 1 else None
+        return _type_text(ptype, source)
+    return _UNDECLARED
 
 
 # --- the module map ------------------------------------------------------------------
@@ -202,6 +229,7 @@ class _Resolver:
     def __init__(self, index: ResolveIndex):
         self.index = index
         self.classes: dict[tuple[str, str], str] = index.module_map("java")["classes"]
+        self._bases: dict[tuple[str, str], list[tuple[str, str]]] = index.cache.setdefault("java.bases", {})
 
     def is_type(self, path: str, qualname: str) -> bool:
         sym = self.index.get(path, qualname)
@@ -263,11 +291,13 @@ class _Resolver:
         return None
 
     def bases(self, path: str, qualname: str) -> list[tuple[str, str]]:
+        """The classes and interfaces a type extends or implements, memoized on the index."""
+        key = (path, qualname)
+        if key in self._bases:
+            return self._bases[key]
+        self._bases[key] = out = []  # filled below; a cycle of extends sees it unfinished
         pf = self.index.files.get(path)
-        if pf is None:
-            return []
-        out = []
-        for ref in pf.refs:
+        for ref in pf.refs if pf is not None else ():
             if ref.kind == "inherit" and ref.scope == qualname:
                 found = self.type_of(ref.chain, pf, qualname)
                 if found is not None:
@@ -357,7 +387,7 @@ def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
                 owner = res.nested((path, qual), rest[:-1]) if rest else None
                 if owner is not None:
                     found, method = res.member(owner, rest[-1]), "qualified"
-            elif not head[:1].isupper() and is_identifier(chain[-1]):
+            elif not head[:1].isupper() and is_identifier(chain[-1]) and chain[-1] not in _COMMON_METHODS:
                 # value.method() with an unknown receiver: a method of that name, if rare.
                 candidates = _same_language(index.by_name(chain[-1], members=True), index)
                 edges.extend(name_edges(src, candidates, ref.kind, ref.line))

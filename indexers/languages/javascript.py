@@ -18,7 +18,9 @@ name):
 
 A module's names are its top-level symbols, then these bindings, then ``export *``
 sources. Specifiers resolve relative to the importing file, trying the usual extensions
-and ``index`` files; bare package names are outside the repository.
+and ``index`` files; bare package names (and tsconfig ``paths`` aliases) are outside the
+repository. Receivers are typed only where the code says so (a TypeScript annotation,
+``new C()``); other ``obj.m()`` calls fall back to a rare method name.
 """
 
 from __future__ import annotations
@@ -55,6 +57,14 @@ _GLOBALS = frozenset(
 )
 _NEW = re.compile(r"^new\s+([A-Za-z_$][\w$.]*)\s*(?:\(.*\))?$", re.S)
 MAX_DEPTH = 6  # re-export hops followed before giving up (also ends cycles)
+# Methods of the built-in types: on a receiver of unknown type they are almost never the
+# repository's own, so they get no bare-name edge.
+_COMMON_METHODS = frozenset(
+    "map filter forEach reduce find findIndex some every includes indexOf push pop shift unshift slice "
+    "splice concat join split sort reverse keys values entries get set has delete add clear then catch "
+    "finally toString valueOf call apply bind trim replace match test exec startsWith endsWith emit on "
+    "once off send end write read next".split()
+)
 
 
 # --- parsing hooks ---------------------------------------------------------------
@@ -87,13 +97,16 @@ def span_node(node: Node) -> Node:
 
 
 def ref_text(node: Node, source: bytes) -> str:
-    """The callee with call arguments elided: ``rows.map(f).join`` → ``rows.map().join``
-    (arguments may hold dots of their own)."""
+    """The callee with call arguments elided (``rows.map(f).join`` → ``rows.map().join``:
+    arguments may hold dots of their own), and a receiver whose class the code states
+    replaced by it (``p: Parser`` or ``p = new Parser()``, then ``p.parse`` →
+    ``Parser.parse`` or ``new Parser().parse``)."""
     kind = node.type
     if kind == "member_expression":
         obj, prop = node.child_by_field_name("object"), node.child_by_field_name("property")
         if obj is not None and prop is not None:
-            return f"{ref_text(obj, source)}.{text_of(prop, source)}"
+            head = _declared(obj, source) if obj.type in ("identifier", "member_expression") else None
+            return f"{head or ref_text(obj, source)}.{text_of(prop, source)}"
     elif kind == "call_expression":
         func = node.child_by_field_name("function")
         if func is not None:
@@ -127,6 +140,81 @@ def qualifier(node: Node, source: bytes) -> str | None:
         return None
     owner = owner.removesuffix(".prototype")
     return owner if all(is_identifier(part) for part in owner.split(".")) else None
+
+
+def _annotated(node: Node | None, source: bytes) -> str | None:
+    """A TypeScript annotation naming one class or interface: ``: Parser``, ``: ns.X<T>``."""
+    if node is not None and node.type == "type_annotation" and node.named_children:
+        node = node.named_children[0]
+    if node is not None and node.type == "generic_type":
+        node = node.child_by_field_name("name")
+    if node is not None and node.type in ("type_identifier", "nested_type_identifier"):
+        return text_of(node, source)
+    return None
+
+
+def _initial(node: Node | None, source: bytes) -> str | None:
+    """An initializer that says its class: ``new Parser()``."""
+    if node is not None and node.type == "new_expression":
+        return ref_text(node, source)
+    return None
+
+
+def _declared(obj: Node, source: bytes) -> str | None:
+    """What a receiver is known to be: the annotation or ``new`` of the variable,
+    parameter or (for ``this.x``) class field it names; None when the code does not say."""
+    if obj.type == "member_expression":
+        this, prop = obj.child_by_field_name("object"), obj.child_by_field_name("property")
+        if this is None or this.type != "this" or prop is None:
+            return None
+        return _field_type(obj, text_of(prop, source), source)
+    name = text_of(obj, source)
+    child, node = obj, obj.parent
+    while node is not None:
+        if node.type in ("statement_block", "program"):
+            found = None
+            for stmt in node.named_children:
+                if stmt.start_byte >= child.start_byte:
+                    break
+                if stmt.type in ("lexical_declaration", "variable_declaration"):
+                    for decl in stmt.named_children:
+                        if decl.type == "variable_declarator" and _text(decl.child_by_field_name("name"), source) == name:
+                            found = _annotated(decl.child_by_field_name("type"), source) or _initial(decl.child_by_field_name("value"), source)
+            if found:
+                return found
+        elif node.type in _FUNCTION_TYPES:
+            params = node.child_by_field_name("parameters")
+            for param in params.named_children if params is not None else ():
+                if _text(param.child_by_field_name("pattern"), source) == name:
+                    return _annotated(param.child_by_field_name("type"), source) or _initial(param.child_by_field_name("value"), source)
+            if node.type != "arrow_function":
+                return None
+        child, node = node, node.parent
+    return None
+
+
+def _field_type(at: Node, name: str, source: bytes) -> str | None:
+    """The annotated or constructed class of field ``name`` of the class around ``at``,
+    including constructor parameter properties (``constructor(private p: Parser)``)."""
+    node = at.parent
+    while node is not None and node.type != "class_body":
+        node = node.parent
+    for member in node.named_children if node is not None else ():
+        if member.type in ("public_field_definition", "field_definition"):
+            key = member.child_by_field_name("name") or member.child_by_field_name("property")
+            if _text(key, source) == name:
+                return _annotated(member.child_by_field_name("type"), source) or _initial(member.child_by_field_name("value"), source)
+        elif member.type == "method_definition" and _text(member.child_by_field_name("name"), source) == "constructor":
+            params = member.child_by_field_name("parameters")
+            for param in params.named_children if params is not None else ():
+                modified = any(c.type in ("accessibility_modifier", "readonly") for c in param.children)
+                if modified and _text(param.child_by_field_name("pattern"), source) == name:
+                    return _annotated(param.child_by_field_name("type"), source)
+    return None
+
+
+def _text(node: Node | None, source: bytes) -> str:
+    return text_of(node, source) if node is not None else ""
 
 
 def _string(node: Node | None, source: bytes) -> str:
@@ -294,10 +382,18 @@ def module_file(specifier: str, importer: str, index: ResolveIndex) -> str | Non
     """The repository file a relative specifier names, or None (packages, missing files)."""
     if not specifier.startswith((".", "/")):
         return None
+    memo = index.cache.setdefault("javascript.specifiers", {})
+    is_ts = importer.endswith((".ts", ".tsx", ".mts", ".cts"))
+    key = (posixpath.dirname(importer), specifier, is_ts)
+    if key not in memo:
+        memo[key] = _module_file(specifier, importer, index, _TS_EXTS if is_ts else _JS_EXTS)
+    return memo[key]
+
+
+def _module_file(specifier: str, importer: str, index: ResolveIndex, exts: tuple[str, ...]) -> str | None:
     base = posixpath.normpath(posixpath.join(posixpath.dirname(importer), specifier)).lstrip("/")
     if base.startswith(".."):
         return None
-    exts = _TS_EXTS if importer.endswith((".ts", ".tsx", ".mts", ".cts")) else _JS_EXTS
     candidates = [base]
     stem, ext = posixpath.splitext(base)
     candidates += [stem + alt for alt in _COMPILED.get(ext, ())]
@@ -347,14 +443,17 @@ def _import_target(imp: Import, importer: str, index: ResolveIndex, depth: int =
 
 
 def _bases(index: ResolveIndex):
-    """(path, class qualname) → the classes and interfaces it extends or implements."""
+    """(path, class qualname) → the classes and interfaces it extends or implements,
+    memoized on the index."""
+    memo = index.cache.setdefault("javascript.bases", {})
 
     def bases(path: str, qualname: str) -> list[tuple[str, str]]:
+        key = (path, qualname)
+        if key in memo:
+            return memo[key]
+        memo[key] = out = []  # filled below; a cycle of extends sees it unfinished
         pf = index.files.get(path)
-        if pf is None:
-            return []
-        out = []
-        for ref in pf.refs:
+        for ref in pf.refs if pf is not None else ():
             if ref.kind == "inherit" and ref.scope == qualname:
                 target = _resolve_chain(ref.chain, pf, index)
                 if target is not None and target.qualname:
@@ -401,7 +500,7 @@ def _enclosing_class(scope: str, path: str, index: ResolveIndex) -> str | None:
     return None
 
 
-def same_family(ids: list[str], index: ResolveIndex, family: tuple[str, ...]) -> list[str]:
+def _same_family(ids: list[str], index: ResolveIndex, family: tuple[str, ...]) -> list[str]:
     """Keep candidates written in a language of ``family`` (a Go method is no JS callee)."""
     out = []
     for sid in ids:
@@ -436,8 +535,8 @@ def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
                 found = next((f for b in bases(pf.path, cls) if (f := index.member(*b, chain[1], bases))), None)
             if found:
                 edges.append(Edge(src, found, ref.kind, "self", CONFIDENCE["self"], ref.line))
-            else:
-                candidates = same_family(index.by_name(chain[1], members=True), index, FAMILY)
+            elif chain[1] not in _COMMON_METHODS:
+                candidates = _same_family(index.by_name(chain[1], members=True), index, FAMILY)
                 edges.extend(name_edges(src, candidates, ref.kind, ref.line))
             continue
         target = _resolve_chain(chain, pf, index)
@@ -456,10 +555,10 @@ def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
             # In a module, a bare name that is neither defined nor imported is a global
             # or a local; only scripts share names across files.
             if not is_module and is_identifier(head):
-                candidates = same_family(index.by_name(head, exclude_path=pf.path), index, FAMILY)
+                candidates = _same_family(index.by_name(head, exclude_path=pf.path), index, FAMILY)
                 edges.extend(name_edges(src, candidates, ref.kind, ref.line))
-        elif is_identifier(chain[-1]):
+        elif is_identifier(chain[-1]) and chain[-1] not in _COMMON_METHODS:
             # obj.method() with an unknown receiver: a method of that name, if rare.
-            candidates = same_family(index.by_name(chain[-1], members=True), index, FAMILY)
+            candidates = _same_family(index.by_name(chain[-1], members=True), index, FAMILY)
             edges.extend(name_edges(src, candidates, ref.kind, ref.line))
     return edges

@@ -29,7 +29,18 @@ _FUNCTION_TYPES = {"function_item", "closure_expression", "const_block", "async_
 _TYPE_KINDS = ("struct", "enum", "trait", "type", "interface")
 _ROOT_FILES = ("lib.rs", "main.rs")
 _EXTERNAL_ROOTS = {"std", "core", "alloc"}
+_PATH_KEYWORDS = {"crate", "self", "super", "Self"}
 MAX_DEPTH = 6  # `use` hops followed before giving up (also ends cycles)
+# Methods of std's traits and types: on a receiver of unknown type they are almost never
+# the repository's own.
+_COMMON_METHODS = frozenset(
+    "unwrap expect unwrap_or unwrap_or_else unwrap_or_default map map_err and_then ok err ok_or "
+    "ok_or_else is_some is_none is_ok is_err clone cloned copied to_owned to_string into from "
+    "try_into try_from as_ref as_mut as_str as_slice borrow borrow_mut iter iter_mut into_iter next "
+    "collect filter fold count push pop insert remove get get_mut contains len is_empty extend "
+    "append clear join split trim lines chars bytes fmt eq ne cmp partial_cmp hash default drop "
+    "lock read write flush send recv take replace".split()
+)
 # A signature's return type when it is one plain path: `-> Self`, `-> &mut a::Command`.
 _RETURNS = re.compile(r"->\s*&?\s*(?:'\w+\s+)?(?:mut\s+)?([A-Za-z_][\w:]*)\s*(?:where\b.*)?;?$")
 
@@ -173,6 +184,9 @@ class _Resolver:
     def __init__(self, index: ResolveIndex):
         self.index = index
         self.mm = index.module_map("rust")
+        # Memos on the index: glob imports make name lookups costly to repeat.
+        self._names = index.cache.setdefault("rust.names", {})
+        self._traits = index.cache.setdefault("rust.traits", {})
 
     def module_file(self, crate: str, module: tuple[str, ...]) -> str | None:
         return self.mm["modules"].get((crate, module))
@@ -182,8 +196,17 @@ class _Resolver:
 
     def in_module(self, crate: str, module: tuple[str, ...], name: str, depth: int = 0) -> _Target | None:
         """``name`` inside a module: an item, a child module, a ``use`` binding, a glob."""
+        key = (crate, module, name)
+        memo = self._names
+        if key in memo:
+            return memo[key]
         if depth > MAX_DEPTH:
             return None
+        memo[key] = None  # a cycle of globs asks again: no answer there
+        memo[key] = self._in_module(crate, module, name, depth)
+        return memo[key]
+
+    def _in_module(self, crate: str, module: tuple[str, ...], name: str, depth: int) -> _Target | None:
         path = self.module_file(crate, module)
         if path is not None and self.index.has(path, name):
             return _Target(path=path, qualname=name)
@@ -202,7 +225,7 @@ class _Resolver:
                     target = self.in_module(base.crate, base.module, name, depth + 1) if base and base.is_module else None
                     if target is not None:
                         return target
-        if not module and name in self.mm["crates"]:
+        if name in self.mm["crates"]:  # other crates of the workspace are in every module's scope
             return _Target(crate=self.mm["crates"][name], module=())
         return None
 
@@ -299,12 +322,13 @@ class _Resolver:
     def traits(self, path: str, type_name: str) -> list[tuple[str, str]]:
         """Traits implemented by (or supertraits of) the type, from inherit references
         in its own file."""
+        if (path, type_name) in self._traits:
+            return self._traits[path, type_name]
         pf = self.index.files.get(path)
         where = self.module_of(path)
-        if pf is None or where is None:
-            return []
-        out = []
-        for ref in pf.refs:
+        out: list[tuple[str, str]] = []
+        self._traits[path, type_name] = out  # also ends cycles of supertraits
+        for ref in pf.refs if pf is not None and where is not None else ():
             if ref.kind == "inherit" and ref.scope == type_name:
                 target = self.path_target(ref.chain, where[0], where[1])
                 if target is not None and not target.is_module:
@@ -367,23 +391,32 @@ def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
             self_type = ref.scope
         found, method = None, ""
         target = None
-        if len(chain) == 1 and is_identifier(head):
-            target = res.local_name(pf, ref.scope, head)
+        name, called = _call_part(head)
+        if not is_identifier(name):
+            pass
+        elif len(chain) == 1:
+            target = res.local_name(pf, ref.scope, name)
             method = "local" if target is not None and target.path == pf.path else "import"
-        elif head == "self" and self_type:
-            target, method = res.walk(res.type_in(pf.path, self_type), chain[1:]), "self"
-        elif is_identifier(_call_part(head)[0]) and head != "self":
+        elif name == "self":
+            target = res.walk(res.type_in(pf.path, self_type), chain[1:]) if self_type else None
+            method = "self"
+        elif name in _PATH_KEYWORDS:  # crate::, super::, Self::
             target = res.path_target(chain, crate, module, self_type=self_type)
-            method = "self" if head == "Self" else "qualified"
+            method = "self" if name == "Self" else "qualified"
+        else:
+            # The first name is looked up as a bare name (it sees inline modules too).
+            first = res.local_name(pf, ref.scope, name)
+            target, method = res.walk(res.returns(first) if called else first, chain[1:]), "qualified"
         if target is not None and not target.is_module:
             found = symbol_id(target.path, target.qualname)
         if found:
             edges.append(Edge(src, found, ref.kind, method, CONFIDENCE[method], ref.line))
             continue
-        if len(chain) > 1 and is_identifier(chain[-1]) and head not in _EXTERNAL_ROOTS and not head[:1].isupper():
+        last = chain[-1]
+        if len(chain) > 1 and is_identifier(last) and last not in _COMMON_METHODS and head not in _EXTERNAL_ROOTS and not head[:1].isupper():
             if head == "self" or not any(imp.local == head for imp in pf.imports):
                 # value.method() with an unknown receiver: a method of that name, if rare.
-                candidates = _same_language(index.by_name(chain[-1], members=True), index)
+                candidates = _same_language(index.by_name(last, members=True), index)
                 edges.extend(name_edges(src, candidates, ref.kind, ref.line))
     return edges
 

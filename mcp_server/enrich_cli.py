@@ -1,0 +1,64 @@
+"""``ctxfold enrich``: derive semantic edges (heuristics, optionally an LLM) and vectors."""
+
+from __future__ import annotations
+
+import argparse
+
+from .errors import CtxfoldError
+
+
+def cmd_enrich(args) -> int:
+    from indexers.enrich import EnrichSettings
+    from indexers.providers import ProviderError, make_provider
+    from indexers.semantic import derive
+
+    from .cli import ProgressBar, _refreshed
+
+    ws = _refreshed(args)
+    provider = None
+    if args.provider:
+        try:
+            provider = make_provider(args.provider, args.model, args.base_url)
+            if not args.dry_run:
+                provider.check()
+        except ProviderError as exc:
+            print(f"ctxfold: {exc}")
+            provider = None
+    settings = EnrichSettings(max_tokens_per_request=args.max_tokens) if args.max_tokens else None
+    bar = ProgressBar()
+    try:
+        r = derive(ws.indexer, provider=provider, stale_only=args.stale, dry_run=args.dry_run,
+                   vectors_mode=args.vectors, enrich_settings=settings, progress=bar)
+    finally:
+        bar.close()
+    print(f"volatility: {r.volatile_files} volatile, {r.stable_files} stable files" + (f" ({r.volatility_note})" if r.volatility_note else ""))
+    if not args.stale:
+        print(f"heuristic edges: {r.heuristic_edges}" + (" (dry run: not stored)" if args.dry_run else ""))
+    if provider is not None:
+        if args.dry_run:
+            print(f"llm: would send {r.llm_requests or 'up to the request cap of'} requests, ~{r.est_input_tokens:,} input + ~{r.est_output_tokens:,} output tokens")
+        else:
+            print(f"llm edges: {r.llm_edges} ({r.llm_requests} requests, {r.llm_cached} clusters from cache, {r.llm_skipped} skipped)")
+        if r.degraded:
+            print(f"llm degraded: {r.degraded}; the edges derived so far are kept, the index is usable")
+    if args.vectors != "off" and not args.dry_run:
+        print(f"vectors ({args.vectors}): {r.vectors_embedded} embedded" + (f"; {r.vectors_note}" if r.vectors_note else ""))
+    return 0
+
+
+def add_enrich_cli(subparsers, common) -> None:
+    p = subparsers.add_parser("enrich", parents=[common], help="derive semantic edges and vectors (offline)",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--provider", choices=["anthropic", "openai", "claude-cli"], default=None,
+                   help="LLM for couplings the call graph misses (default: heuristics only)")
+    p.add_argument("--model", default=None)
+    p.add_argument("--base-url", default=None, help="for openai: e.g. http://localhost:11434/v1 (Ollama)")
+    p.add_argument("--max-tokens", type=int, default=None, help="input tokens per LLM request")
+    p.add_argument("--dry-run", action="store_true", help="estimate tokens and calls; send and store nothing")
+    p.add_argument("--stale", action="store_true", help="re-derive only LLM edges whose ends changed")
+    p.add_argument("--vectors", choices=["volatile", "all", "off"], default="volatile",
+                   help="which symbols to embed for the vector fallback")
+    p.set_defaults(func=cmd_enrich)
+
+
+__all__ = ["add_enrich_cli", "CtxfoldError"]
