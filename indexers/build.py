@@ -11,6 +11,7 @@ import os
 import posixpath
 import sys
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,9 @@ def _parse_many(root: Path, todo: list[tuple[str, str]], progress: Progress | No
     jobs = [(str(root), rel, lang) for rel, lang in todo]
     results = []
     if len(jobs) >= PARALLEL_MIN_FILES and (os.cpu_count() or 1) > 1:
+        # fork, so that library callers need no __main__ guard. LanceDB warns that a forked
+        # child could deadlock in its runtime; parse workers never touch LanceDB.
+        warnings.filterwarnings("ignore", message="lancedb fork support is experimental")
         with ProcessPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
             for i, res in enumerate(pool.map(_parse_one, jobs, chunksize=16), 1):
                 results.append(res)
@@ -287,7 +291,7 @@ class Indexer:
         to_resolve &= set(self.files)
 
         if to_resolve:
-            index = ResolveIndex.build(self.files)
+            index = ResolveIndex.build(self.files, root=self.repo)
             for i, path in enumerate(sorted(to_resolve), 1):
                 self.edges[path] = resolve_file(self.files[path], index)
                 if progress and i % 50 == 0:

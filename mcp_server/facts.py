@@ -59,6 +59,7 @@ SOURCES = ("agent", "cli", "import")
 
 TABLE = "facts"
 LOCK_FILENAME = "facts.lock"
+VERSION_NOTE_FILENAME = "facts.version"
 SCHEMA_VERSION = 1
 _SCHEMA_META_KEY = b"ctxfold.facts.schema_version"
 
@@ -115,6 +116,10 @@ class FactSettings:
     # Durability and housekeeping.
     sync_writes: bool = True  # flush the file system before a write call returns
     compact_every_versions: int = 64  # compact the table every this many table versions
+    # Old LanceDB table versions (not rows: every row lives on in the latest version)
+    # are cleaned up at compaction once this old; each costs a file in every version check.
+    keep_versions_hours: float = 1.0
+    recheck_s: float = 1.0  # ask LanceDB for the table version at least this often
     lock_timeout_s: float = 30.0
 
 
@@ -501,6 +506,8 @@ class FactStore:
         self.settings = settings
         self._clock = clock
         self._lock_path = self.store_dir / LOCK_FILENAME
+        self._version_note = self.store_dir / VERSION_NOTE_FILENAME
+        self._checked_at = 0.0
         self._mutex = threading.RLock()
         # Current state, rebuilt from rows: (id, version) -> Fact, plus derived indexes.
         self._versions: dict[tuple[str, int], Fact] = {}
@@ -570,22 +577,51 @@ class FactStore:
 
     # ----------------------------------------------------------------- in-memory state
 
-    def _refresh(self) -> None:
-        """Apply the rows other writers appended since we last looked (mutex held)."""
-        try:
-            version = self._table.version
-            if version == self._table_version:
+    def _refresh(self, *, force: bool = False) -> None:
+        """Apply the rows other writers appended since we last looked (mutex held).
+
+        Asking LanceDB for the table's version lists its version directory, which grows
+        with every write; so writers also note the version in ``facts.version`` and a
+        read checks that small file, asking LanceDB only when it differs or at least
+        every ``recheck_s`` (a writer killed between its commit and the note)."""
+        if not force and self._table_version >= 0:
+            fresh = time.monotonic() - self._checked_at < self.settings.recheck_s
+            if fresh and self._noted_version() == self._table_version:
                 return
-            query = self._table.search()
-            if self._max_seq:
-                query = query.where(f"seq > {self._max_seq}")
-            rows = _latest_rows(query.limit(None).to_arrow()).to_pylist()
-        except Exception as exc:
-            raise FactStorageError(f"cannot read the fact table in {self.store_dir}: {exc}") from exc
+        for attempt in (1, 2):
+            try:
+                version = self._table.version
+                self._checked_at = time.monotonic()
+                if version == self._table_version:
+                    return
+                query = self._table.search()
+                if self._max_seq:
+                    query = query.where(f"seq > {self._max_seq}")
+                rows = _latest_rows(query.limit(None).to_arrow()).to_pylist()
+                break
+            except Exception as exc:
+                # A version can vanish under a reader when another process's compaction
+                # cleans old versions up; the next read sees the new one.
+                if attempt == 2:
+                    raise FactStorageError(
+                        f"cannot read the fact table in {self.store_dir}: {exc}") from exc
         rows.sort(key=lambda r: r["seq"])
         for row in rows:
             self._apply(_row_to_fact(row), row["seq"])
         self._table_version = version
+
+    def _noted_version(self) -> int:
+        try:
+            return int(self._version_note.read_text() or -2)
+        except (OSError, ValueError):
+            return -2
+
+    def _note_version(self) -> None:
+        """Tell readers in other processes that the table moved (call under the lock)."""
+        try:
+            self._version_note.write_text(str(self._table_version))
+        except OSError as exc:  # readers fall back to asking LanceDB every recheck_s
+            log.warning("cannot write %s: %s", self._version_note, exc)
 
     def _apply(self, fact: Fact, seq: int) -> None:
         key = (fact.id, fact.version)
@@ -613,7 +649,7 @@ class FactStore:
     def _writing(self) -> Iterator[None]:
         with self._mutex:
             with _file_lock(self._lock_path, self.settings.lock_timeout_s):
-                self._refresh()
+                self._refresh(force=True)  # seq numbers are allotted from the latest state
                 yield
 
     def _commit(self, facts: list[Fact], *, sync: bool = True) -> None:
@@ -638,8 +674,9 @@ class FactStore:
             for i, fact in enumerate(facts):
                 self._apply(fact, first + i)
             self._table_version = result.version
-        else:  # someone else committed too (compaction, a writer ignoring the lock)
-            self._refresh()
+        else:  # someone else committed too (a writer ignoring the lock)
+            self._refresh(force=True)
+        self._note_version()
         every = self.settings.compact_every_versions
         if every and self._table_version % every == 0:
             try:
@@ -649,18 +686,19 @@ class FactStore:
 
     def compact(self) -> None:
         """Merge the table's small fragments (each write adds one) so that reads stay
-        fast. Rows are rewritten, never dropped; table versions older than LanceDB's
-        default retention (7 days) are cleaned up. Runs by itself every
-        ``compact_every_versions`` table versions."""
+        fast, and clean up table versions older than ``keep_versions_hours``. Rows are
+        rewritten, never dropped: every fact version and every state snapshot stays in
+        the latest table version. Runs by itself every ``compact_every_versions``."""
         with self._writing():
             self._compact()
 
     def _compact(self) -> None:
         try:
-            self._table.optimize()
+            self._table.optimize(cleanup_older_than=timedelta(hours=self.settings.keep_versions_hours))
         except Exception as exc:
             raise FactStorageError(f"cannot compact the fact table: {exc}") from exc
-        self._refresh()
+        self._refresh(force=True)
+        self._note_version()
 
     # ----------------------------------------------------------------- lookups
 

@@ -492,3 +492,15 @@ def test_recall_follows_many_forgets_and_new_records(store):
     found = [f.id for f, _ in store.relevant_facts("marker", set(), set(), limit=50)]
     assert sorted(found) == sorted(ids[25:] + newer)
     assert store.relevant_facts("variant", set(), set(), limit=50)[0][0].id in ids[25:]
+
+
+def test_a_reader_notices_a_write_whose_version_note_was_lost(tmp_path):
+    settings = facts_module.FactSettings(recheck_s=0.0)
+    reader, writer = FactStore(tmp_path / "s", settings=settings), FactStore(tmp_path / "s")
+    note = tmp_path / "s" / facts_module.VERSION_NOTE_FILENAME
+    first = writer.record("nu", "observation")
+    assert reader.get(first.id).fact == "nu"
+    stale = note.read_text()
+    result = writer.record("mu", "observation")
+    note.write_text(stale)  # as if the writer died between its commit and its note
+    assert reader.get(result.id).fact == "mu"

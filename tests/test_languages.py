@@ -275,12 +275,14 @@ CASES = {
     ),
     "java": Case(
         symbols={
-            f"{JAVA}/app/Main.java": [("Main", "class", 6, 13), ("Main.main", "method", 7, 12)],
+            f"{JAVA}/app/Main.java": [("Main", "class", 6, 14), ("Main.main", "method", 7, 13)],
             f"{JAVA}/app/Helper.java": [
-                ("Helper", "class", 3, 7),
+                ("Helper", "class", 3, 14),
                 ("Helper.log", "method", 4, 6),
-                ("Level", "enum", 9, 16),
-                ("Level.loud", "method", 13, 15),
+                ("Helper.shared", "method", 8, 10),
+                ("Helper.quiet", "method", 12, 13),
+                ("Level", "enum", 16, 23),
+                ("Level.loud", "method", 20, 22),
             ],
             f"{JAVA}/app/Startable.java": [("Startable", "interface", 3, 5), ("Startable.start", "method", 4, 4)],
             f"{JAVA}/app/BaseService.java": [("BaseService", "class", 3, 8), ("BaseService.stop", "method", 5, 7)],
@@ -307,6 +309,8 @@ CASES = {
             (f"{JAVA}/app/Main.java:Main.main", "call", f"{JAVA}/app/Service.java:Service", "local"),
             (f"{JAVA}/app/Main.java:Main.main", "call", f"{JAVA}/app/Service.java:Service.start", "qualified"),
             (f"{JAVA}/app/Main.java:Main.main", "call", f"{JAVA}/app/Helper.java:Helper.log", "qualified"),
+            # Helper.shared().quiet(): shared's signature returns a Helper
+            (f"{JAVA}/app/Main.java:Main.main", "call", f"{JAVA}/app/Helper.java:Helper.quiet", "qualified"),
             # this.run() and a bare stop() inherited from BaseService
             (f"{JAVA}/app/Service.java:Service.start", "call", f"{JAVA}/app/Service.java:Service.run", "self"),
             (f"{JAVA}/app/Service.java:Service.run", "call", f"{JAVA}/app/BaseService.java:BaseService.stop", "self"),

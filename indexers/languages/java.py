@@ -12,6 +12,8 @@ by that type: ``parser.read()`` with ``Parser parser`` is recorded as ``Parser.r
 
 from __future__ import annotations
 
+import re
+
 from tree_sitter import Node
 
 from ..parse import is_identifier, text_of
@@ -27,6 +29,8 @@ _FUNCTION_TYPES = {
 }
 _TYPE_KINDS = ("class", "interface", "enum")
 _BLOCKS = {"block", "constructor_body", "switch_block_statement_group", "switch_rule"}
+_NEW = re.compile(r"^new\s+([A-Za-z_$][\w$.]*)\(\)$")
+_NOT_CLASSES = {"void", "boolean", "byte", "char", "short", "int", "long", "float", "double", "var"}
 # Methods of Object and the collections: on a receiver of unknown type they are almost
 # never the repository's own.
 _COMMON_METHODS = frozenset(
@@ -309,6 +313,32 @@ class _Resolver:
     def member(self, cls: tuple[str, str], name: str) -> str | None:
         return self.index.member(cls[0], cls[1], name, self.bases)
 
+    def walk(self, owner: tuple[str, str] | None, parts: list[str]) -> str | None:
+        """Follow ``parts`` from a type: nested types, then a method; a part written
+        ``m()`` continues from the type ``m`` returns (``Foo.builder().build``)."""
+        for i, part in enumerate(parts):
+            called = part.endswith("()")
+            name = part[:-2] if called else part
+            if owner is None or not is_identifier(name):
+                return None
+            if i == len(parts) - 1:
+                return self.member(owner, name)
+            owner = self.returns(self.member(owner, name)) if called else self.nested(owner, [name])
+        return None
+
+    def returns(self, sid: str | None) -> tuple[str, str] | None:
+        """The class a method's signature says it returns (``static Builder builder()``)."""
+        path, _, qualname = sid.rpartition(":") if sid else ("", "", "")
+        sym = self.index.get(path, qualname)
+        if sym is None:
+            return None
+        found = re.search(r"([A-Za-z_$][\w$.]*)\s*(?:<[^()]*>)?\s+" + re.escape(sym.name) + r"\s*\(", sym.signature)
+        if found is None or found.group(1) in _NOT_CLASSES:
+            return None
+        parts = found.group(1).split(".")
+        typed = self.type_of(parts, self.index.files[path], qualname)
+        return self.nested(typed[0], parts[typed[2] :]) if typed else None
+
     def enclosing_classes(self, pf: ParsedFile, scope: str) -> list[str]:
         out, qual = [], scope
         while qual:
@@ -344,6 +374,10 @@ def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
     for ref in pf.refs:
         src = symbol_id(pf.path, ref.scope) if ref.scope else file_node
         chain, head = ref.chain, ref.chain[0]
+        created = _NEW.match(head)
+        if created:  # new Parser().parse(): a method of the class
+            chain = created.group(1).split(".") + chain[1:]
+            head = chain[0]
         found, method = None, ""
         classes = res.enclosing_classes(pf, ref.scope)
         if ref.kind == "inherit":
@@ -384,9 +418,8 @@ def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
             if typed is not None:
                 (path, qual), _, used = typed
                 rest = chain[used:]
-                owner = res.nested((path, qual), rest[:-1]) if rest else None
-                if owner is not None:
-                    found, method = res.member(owner, rest[-1]), "qualified"
+                found = res.walk((path, qual), rest) if rest else symbol_id(path, qual)  # new a.b.C()
+                method = "qualified"
             elif not head[:1].isupper() and is_identifier(chain[-1]) and chain[-1] not in _COMMON_METHODS:
                 # value.method() with an unknown receiver: a method of that name, if rare.
                 candidates = _same_language(index.by_name(chain[-1], members=True), index)

@@ -5,7 +5,7 @@ Every language module provides the same functions:
   imports(node, source) -> [Import]     for each @import capture
   build_module_map(paths, index) -> {}  the language's module lookup
   resolve(parsed, index) -> [Edge]      call / import / inherit edges of one file
-and may provide span_node, docstring, qualifier, container_name and package.
+and may provide span_node, docstring, qualifier, container_name, package and ref_text.
 """
 
 from __future__ import annotations
@@ -110,14 +110,18 @@ def _relative_base(path: str, module: str) -> tuple[str, str]:
 
 
 def _module_file(module: str, importer: str, index: ResolveIndex) -> str | None:
-    if module.startswith("."):
+    if not module.startswith("."):
+        return index.module_map("python").get(module)
+    memo = index.cache.setdefault("python.relative", {})
+    key = (module, posixpath.dirname(importer))
+    if key not in memo:
         directory, rest = _relative_base(importer, module)
         base = posixpath.join(directory, *rest.split(".")) if rest else directory
-        for candidate in (base + ".py", base + "/__init__.py", base + ".pyi", base + "/__init__.pyi"):
-            if candidate in index.files:
-                return candidate
-        return None
-    return index.module_map("python").get(module)
+        memo[key] = next(
+            (c for c in (base + ".py", base + "/__init__.py", base + ".pyi", base + "/__init__.pyi") if c in index.files),
+            None,
+        )
+    return memo[key]
 
 
 class _Target:
@@ -130,10 +134,22 @@ class _Target:
 
 
 def _member_of_module(mod_path: str, name: str, index: ResolveIndex, depth: int = 0) -> _Target | None:
-    """``name`` as seen from module ``mod_path``: its own def, a re-export, or a submodule."""
+    """``name`` as seen from module ``mod_path``: its own def, a re-export, or a submodule.
+    Memoized on the index: star-import chains (``from .core import *``) otherwise make
+    every lookup walk the same modules again."""
+    memo = index.cache.setdefault("python.member", {})
+    key = (mod_path, name)
+    if key in memo:
+        return memo[key]
+    memo[key] = None  # a cycle of re-exports resolves to nothing
+    memo[key] = found = _find_member(mod_path, name, index, depth)
+    return found
+
+
+def _find_member(mod_path: str, name: str, index: ResolveIndex, depth: int) -> _Target | None:
     if index.has(mod_path, name):
         return _Target(path=mod_path, qualname=name)
-    if depth < 4 and mod_path in index.files:
+    if depth < 6 and mod_path in index.files:
         for imp in index.files[mod_path].imports:
             if imp.local == name or (imp.name == "*" and imp.local == ""):
                 target = _import_target(imp, mod_path, index, depth + 1, want=name)
@@ -235,6 +251,11 @@ def _enclosing_class(pf: ParsedFile, scope: str, index: ResolveIndex) -> str | N
     return None
 
 
+def _py_only(ids: list[str]) -> list[str]:
+    """Bare-name candidates in Python files only: a name never links across languages."""
+    return [i for i in ids if i.split(":", 1)[0].endswith((".py", ".pyi"))]
+
+
 def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
     file_node = symbol_id(pf.path, "")
     edges: list[Edge] = []
@@ -267,7 +288,7 @@ def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
                 if found:
                     edges.append(Edge(src, found, kind, "self", CONFIDENCE["self"], ref.line))
                     continue
-            edges.extend(name_edges(src, index.by_name(chain[-1], members=True), kind, ref.line))
+            edges.extend(name_edges(src, _py_only(index.by_name(chain[-1], members=True)), kind, ref.line))
             continue
         target = _resolve_chain(chain, pf, ref.scope, index)
         if target is not None and target.path and target.qualname:
@@ -281,8 +302,8 @@ def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
                 continue
             if any(imp.local == head for imp in pf.imports):
                 continue  # imported from outside the repository
-            edges.extend(name_edges(src, index.by_name(head, exclude_path=pf.path), kind, ref.line))
+            edges.extend(name_edges(src, _py_only(index.by_name(head, exclude_path=pf.path)), kind, ref.line))
         elif is_identifier(chain[-1]) and not any(imp.local == head for imp in pf.imports):
             # obj.method() with an unknown receiver: a method of that name, if rare.
-            edges.extend(name_edges(src, index.by_name(chain[-1], members=True), kind, ref.line))
+            edges.extend(name_edges(src, _py_only(index.by_name(chain[-1], members=True)), kind, ref.line))
     return edges

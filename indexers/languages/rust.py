@@ -12,6 +12,11 @@ fn send }`` yields the method ``Client.send`` and an inherit reference from ``Cl
 A crate is the directory holding ``lib.rs`` or ``main.rs``; a module is ``x.rs`` or
 ``x/mod.rs`` under it (``#[path]`` attributes are not followed). Other crates of a
 workspace are known by their directory name (``crates/my-util/src`` → ``my_util``).
+
+A local variable in a call chain is replaced by its declared type, or by the call it was
+initialized with (``let c = Client::new(); c.send()`` → ``Client::new().send``), and
+resolution follows a called part through the return type its signature names
+(``-> Self``, ``-> Client``).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from ..resolve import CONFIDENCE, ResolveIndex, name_edges
 from ..types import Edge, Import, ParsedFile, symbol_id
 
 _FUNCTION_TYPES = {"function_item", "closure_expression", "const_block", "async_block"}
-_TYPE_KINDS = ("struct", "enum", "trait", "type", "interface")
+_TYPE_KINDS = ("struct", "enum", "trait", "type")
 _ROOT_FILES = ("lib.rs", "main.rs")
 _EXTERNAL_ROOTS = {"std", "core", "alloc"}
 _PATH_KEYWORDS = {"crate", "self", "super", "Self"}
