@@ -251,7 +251,8 @@ class Indexer:
         for rel, pf, reason in _parse_many(self.repo, todo, progress):
             if pf is None:
                 skipped.append(Skipped(rel, reason))
-                deleted.append(rel) if rel in self.files else None
+                if rel in self.files:  # was indexed, now unreadable: drop what it had
+                    deleted.append(rel)
             else:
                 parsed[rel] = pf
         changed = set(parsed) | set(deleted)

@@ -18,7 +18,7 @@ from tree_sitter import Node, Parser, Query, QueryCursor
 
 from .languages import hooks, query_source, ts_language
 from .tokens import count_many
-from .types import Import, ParsedFile, Ref, Symbol
+from .types import ParsedFile, Ref, Symbol
 
 MAX_SIGNATURE_CHARS = 400
 MAX_DOC_CHARS = 600
@@ -236,5 +236,3 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
 def is_identifier(part: str) -> bool:
     return bool(_IDENT.match(part))
 
-
-__all__ = ["parse_source", "content_hash", "split_chain", "is_identifier", "text_of", "leading_comment", "Import"]

@@ -88,7 +88,7 @@ def derive(
     db = connect(indexer.store.dir)
 
     if not stale_only:
-        edges = heuristic_edges(symbols, read_text, file_hash, commits=vol.commits, repo=repo)
+        edges = heuristic_edges(symbols, read_text, file_hash, commits=vol.commits, repo=repo, paths=list(indexer.files))
         report.heuristic_edges = len(edges)
         if not dry_run:
             replace_edges(db, HEURISTIC_PREFIX, edges)
@@ -119,7 +119,8 @@ def derive(
     if vectors_mode != "off" and not dry_run:
         settings = vector_settings or VectorSettings(mode=vectors_mode)
         chosen = select_for_embedding(symbols, vol, vectors_mode)
-        if chosen:
+        if chosen or (Path(indexer.store.dir) / "lance" / "vectors.lance").exists():
+            # An empty selection still runs, to drop rows no longer selected.
             try:
                 embedder = load_embedder(settings)
                 stats = update_vectors(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 import anyio.from_thread
@@ -141,4 +141,4 @@ def serve(repo: Path | str | None = None, store: Path | str | None = None) -> No
     server.run("stdio")
 
 
-__all__ = ["build_server", "serve", "Any"]
+__all__ = ["build_server", "serve"]

@@ -146,7 +146,7 @@ def test_a_foreign_or_old_store_is_rebuilt_with_a_message(pyshop, capsys):
 
 
 def test_a_second_writer_waits_then_stops_with_a_clear_message(pyshop):
-    from indexers.store import CodeStore, StoreBusy
+    from indexers.store import StoreBusy
 
     index(pyshop)
     holder = subprocess.Popen(

@@ -6,7 +6,6 @@ import os
 import sys
 
 import anyio
-import pytest
 from mcp import Client, StdioServerParameters
 
 from mcp_server.server import build_server

@@ -9,7 +9,6 @@ import importlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -66,5 +65,3 @@ def hooks(name: str):
 def comment_prefix(language: str | None) -> str:
     return LANGUAGES[language].comment if language in LANGUAGES else "#"
 
-
-Resolver = Callable[..., list]
