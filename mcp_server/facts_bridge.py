@@ -3,6 +3,7 @@ content hashes, and recall, the MCP tools and the CLI share one FactStore per wo
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +19,7 @@ from .recall import FactLine
 from .workspace import Workspace
 
 _open_lock = threading.Lock()
+log = logging.getLogger("ctxfold")
 
 
 def resolve_anchor(ws: Workspace):
@@ -80,6 +82,10 @@ def fact_store(ws: Workspace):
             except FactStorageError as exc:
                 raise CtxfoldError(str(exc)) from exc
             ws._fact_store = store
+            # Long-unserved, low-confidence facts are archived (never deleted) once per session.
+            archived = store.apply_archive_policy()
+            if archived:
+                log.info("archived %d long-unserved low-confidence facts (restorable)", len(archived))
             ws.edge_sources.append(lambda: coupling_edges(ws, store))
         return store
 
