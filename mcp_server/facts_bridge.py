@@ -114,14 +114,17 @@ def facts_for(ws: Workspace):
     """recall's facts provider: relevant facts as rendered lines, marked as served."""
     from .facts import check_anchors, render_fact_line
 
-    def provide(task: str, symbol_ids: set[str], paths: set[str]) -> list[FactLine]:
+    def provide(task: str, symbol_ids: set[str], paths: set[str], mark: bool = True) -> list[FactLine]:
         store = fact_store(ws)
         if not len(store):
             return []
         now = current_hash(ws)
         found = store.relevant_facts(task, symbol_ids, paths, limit=10, current_hash=now)
-        lines = [FactLine(f.id, render_fact_line(f, check_anchors(f, now)), score) for f, score in found]
-        if lines:
+        lines = [
+            FactLine(f.id, render_fact_line(f, check_anchors(f, now)), score, [a.symbol_id for a in f.about if a.symbol_id])
+            for f, score in found
+        ]
+        if lines and mark:
             store.mark_served([line.id for line in lines])
         return lines
 

@@ -54,6 +54,7 @@ class FactLine:
     id: str
     text: str
     score: float
+    anchors: list[str] = field(default_factory=list)  # symbol ids the fact is about
 
 
 @dataclass
@@ -164,9 +165,14 @@ def fuse_vector_hits(text_hits: list[tuple[str, float, list[str]]], vec: list[tu
     return out
 
 
-def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings = SETTINGS) -> list[Candidate]:
+def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings = SETTINGS,
+         fact_lines: list[FactLine] = ()) -> list[Candidate]:
     text_hits = fuse_vector_hits(ws.text.search(task, limit=s.text_hits), vector_hits(ws, task, s))
     seeds = collect_seeds(v, task, focus, text_hits)
+    for fact in fact_lines:  # facts pull their code in
+        for sid in fact.anchors:
+            if sid in v.symbols:
+                seeds.add(sid, s.fact_seed, f"anchor of fact {fact.id}")
     scores, via = _diffuse(v, seeds, s)
     # File prior: a file holding several strong seeds lifts every symbol in it.
     file_seed: dict[str, list[float]] = {}
@@ -294,7 +300,10 @@ def recall(
     focus = [f for f in (focus or []) if f and f.strip()]
 
     v = ws.fresh_views()
-    candidates = rank(ws, v, task, focus, settings)
+    # Facts twice: those the task's words match seed the ranking; then those anchored in
+    # (or near) the code that ranked high are served with it.
+    text_facts = facts(task, set(), set(), mark=False) if facts is not None else []
+    candidates = rank(ws, v, task, focus, settings, text_facts)
     src = _Source(ws.repo)
     enc = settings.encoding
 

@@ -22,6 +22,7 @@ class RecallSettings:
     encoding: str = os.environ.get("CTXFOLD_ENCODING", DEFAULT_ENCODING)
     text_hits: int = 300  # full-text hits taken as seeds
     vector_hits: int = 40  # nearest embedded symbols fused with them (0: vectors off)
+    fact_seed: float = 2.0  # seed weight of a symbol that a relevant fact is anchored to
     # Diffusion (personalized PageRank by power iteration around the seeds).
     restart: float = 0.5  # share of activation that returns to the seeds each step
     iterations: int = 3

@@ -89,3 +89,18 @@ def test_over_a_real_stdio_subprocess(pyshop):
     tools, hit = anyio.run(go)
     assert TOOLS <= tools
     assert "shop/cart.py:29-33" in hit
+
+
+def test_a_fact_pulls_its_anchored_code_into_recall(pyshop):
+    server = build_server(pyshop)
+    call(server, "record_fact", {
+        "fact": "the warehouse sync crashes when stock goes negative",
+        "type": "failure", "about": ["shop/inventory.py:reserve"], "confidence": 0.9,
+    })
+    recalled = text_of(call(server, "recall", {"task": "warehouse sync crash", "budget": 1200, "format": "json"}))
+    import json
+
+    items = json.loads(recalled)["items"]
+    reserve = next(i for i in items if i["symbol"] == "reserve")
+    assert "anchor of fact" in reserve["why"]
+    assert items[0]["kind"] == "fact"
