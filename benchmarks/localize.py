@@ -29,6 +29,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -409,15 +410,50 @@ def load_mirrors(repos: Path) -> dict[str, Path]:
     return mirrors
 
 
-def materialize(mirror: Path, commit: str, dest: Path) -> Path:
-    """The tree of ``commit`` at ``dest``, extracted once; a half-extracted tree is redone."""
+def materialize(
+    mirror: Path, commit: str, dest: Path, log: Callable[[str], None] | None = None
+) -> Path:
+    """The tree of ``commit`` at ``dest``, extracted once; a half-extracted tree is redone.
+
+    A mirror may lack some blobs (a snapshot can leave its largest files out), which makes
+    ``git archive`` fail; the tree is then written blob by blob without them, and the marker
+    lists what is absent (see ``absent_files``).
+    """
     marker = dest.with_name(dest.name + COMPLETE_SUFFIX)
-    if dest.is_dir() and marker.is_file() and marker.read_text().strip() == commit:
+    if dest.is_dir() and marker.is_file() and marker.read_text().split("\n")[0] == commit:
         return dest
     marker.unlink(missing_ok=True)
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
+    _fresh_dir(dest)
+    absent: list[str] = []
+    try:
+        _archive(mirror, commit, dest)
+    except RuntimeError as archive_error:
+        _fresh_dir(dest)
+        try:
+            absent = _extract_blobs(mirror, commit, dest)
+        except RuntimeError:
+            raise archive_error from None
+        if not absent:
+            raise
+        if log:
+            log(f"{mirror} lacks {len(absent)} file(s) of {commit[:12]}: {', '.join(absent[:3])}")
+    marker.write_text("".join(line + "\n" for line in [commit, *absent]))
+    return dest
+
+
+def absent_files(dest: Path) -> list[str]:
+    """Files of a materialized tree that its mirror lacked."""
+    marker = dest.with_name(dest.name + COMPLETE_SUFFIX)
+    return [line for line in marker.read_text().splitlines()[1:] if line]
+
+
+def _fresh_dir(path: Path) -> None:
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+
+
+def _archive(mirror: Path, commit: str, dest: Path) -> None:
     archive = subprocess.Popen(
         ["git", f"--git-dir={mirror}", "archive", commit],
         stdout=subprocess.PIPE,
@@ -430,8 +466,58 @@ def materialize(mirror: Path, commit: str, dest: Path) -> Path:
     if archive.returncode or tar.returncode:
         detail = archive_err.strip() or tar.stderr.decode(errors="replace").strip()
         raise RuntimeError(f"git archive {commit} from {mirror} failed: {detail}")
-    marker.write_text(commit + "\n")
-    return dest
+
+
+def _extract_blobs(mirror: Path, commit: str, dest: Path) -> list[str]:
+    """Write the tree of ``commit`` from ``git cat-file --batch``; return the paths whose
+    blobs the mirror lacks."""
+    git = ["git", f"--git-dir={mirror}"]
+    listing = subprocess.run([*git, "ls-tree", "-r", "-z", commit], capture_output=True)
+    if listing.returncode:
+        detail = listing.stderr.decode(errors="replace").strip()
+        raise RuntimeError(f"git ls-tree {commit} in {mirror} failed: {detail}")
+    blobs = []
+    for record in listing.stdout.split(b"\0"):
+        if not record:
+            continue
+        meta, _, raw_path = record.partition(b"\t")
+        mode, kind, sha = meta.split()
+        path = os.fsdecode(raw_path)
+        if kind == b"blob":
+            blobs.append((mode, sha, path))
+        elif kind == b"commit":  # a submodule: an empty directory, as git archive makes
+            (dest / path).mkdir(parents=True, exist_ok=True)
+    batch = subprocess.Popen(
+        [*git, "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+
+    def feed() -> None:
+        batch.stdin.write(b"".join(sha + b"\n" for _, sha, _ in blobs))
+        batch.stdin.close()
+
+    # Fed from a thread: writing every name before reading would fill both pipes.
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    absent = []
+    for mode, _, path in blobs:
+        header = batch.stdout.readline().split()
+        if not header or header[-1] == b"missing":
+            absent.append(path)
+            continue
+        data = batch.stdout.read(int(header[2]))
+        batch.stdout.read(1)  # the newline after each object
+        target = dest / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if mode == b"120000":
+            os.symlink(os.fsdecode(data), target)
+        else:
+            target.write_bytes(data)
+            if mode == b"100755":
+                target.chmod(0o755)
+    feeder.join(timeout=60)
+    batch.stdout.close()
+    batch.wait(timeout=60)
+    return absent
 
 
 # --------------------------------------------------------------------------- python sources
@@ -538,7 +624,7 @@ class SourceCache:
             if len(self._entries) >= self._max:
                 self._entries.clear()
             text = data.decode("utf-8", errors="replace")
-            lines = text.splitlines()
+            lines = source_lines(text)
             try:
                 definitions = python_definitions(text)
             except (SyntaxError, ValueError, RecursionError):
@@ -546,6 +632,13 @@ class SourceCache:
             parsed = _Parsed(lines, [text_terms(line) for line in lines], definitions)
             self._entries[key] = parsed
         return parsed
+
+
+def source_lines(text: str) -> list[str]:
+    """Lines as Python numbers them: only \\n, \\r\\n and \\r end a line (``str.splitlines``
+    also breaks at form feeds and other separators, which would shift every line after)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
 
 
 def read_python_files(tree: Path, cache: SourceCache) -> list[SourceFile]:
@@ -1138,7 +1231,10 @@ def main(
         if instance.repo not in mirrors:
             raise FileNotFoundError(f"no mirror of {instance.repo} in {args.repos}")
         return materialize(
-            mirrors[instance.repo], instance.base_commit, args.workdir / instance.instance_id
+            mirrors[instance.repo],
+            instance.base_commit,
+            args.workdir / instance.instance_id,
+            log=lambda message: print(f"  {message}", file=stderr, flush=True),
         )
 
     settings = BaselineSettings()

@@ -92,6 +92,10 @@ def _parse_many(root: Path, todo: list[tuple[str, str]], progress: Progress | No
     return results
 
 
+def _ref_names_of(pf: ParsedFile) -> set[str]:
+    return {r.chain[-1] for r in pf.refs} | {i.name for i in pf.imports if i.name}
+
+
 def _dependents_by_import(changed: set[str], files: dict[str, ParsedFile]) -> set[str]:
     """Files whose imports could name one of ``changed`` (by module stem or package dir)."""
     stems = set()
@@ -128,6 +132,12 @@ class Indexer:
         self.committed_at = 0.0
         self._manifest_mtime = -1
         self.load_note = ""
+        # Derived lookups for incremental updates, built on first need.
+        self._root_str = str(self.repo)
+        self._abs_paths: dict[str, str] = {}
+        self._resolve_index: ResolveIndex | None = None
+        self._ref_names: dict[str, set[str]] | None = None  # name -> files referencing it
+        self._edges_into: dict[str, set[str]] | None = None  # file -> files with edges into it
 
     # --- loading ---------------------------------------------------------------
 
@@ -154,6 +164,7 @@ class Indexer:
             self.edges.setdefault(row["src_path"], []).append(edge_from_row(row))
         self.skipped = [Skipped(p, r) for p, r in manifest.get("skipped", [])]
         self.dirs = manifest.get("dirs", {})
+        self._resolve_index = self._ref_names = self._edges_into = None
         self.generation = manifest.get("generation", 0)
         self.committed_at = manifest.get("committed_at", 0.0)
         self._manifest_mtime = self.store.manifest_mtime()
@@ -167,17 +178,28 @@ class Indexer:
 
     # --- freshness --------------------------------------------------------------
 
+    def _abs(self, rel: str) -> str:
+        # Absolute path strings, made once: a freshness check stats thousands of files.
+        cached = self._abs_paths.get(rel)
+        if cached is None:
+            cached = self._abs_paths[rel] = os.path.join(self._root_str, rel) if rel else self._root_str
+        return cached
+
+    def _dirs_unchanged(self) -> bool:
+        stat = os.stat
+        try:
+            return all(stat(self._abs(rel)).st_mtime_ns == mtime for rel, mtime in self.dirs.items())
+        except OSError:
+            return False
+
     def looks_fresh(self) -> bool:
         """A cheap check (stats only, no walk): nothing changed since the last update."""
-        if not self.generation:
+        if not self.generation or not self._dirs_unchanged():
             return False
-        root = str(self.repo)
+        stat = os.stat
         try:
-            for rel, mtime in self.dirs.items():
-                if os.stat(os.path.join(root, rel) if rel else root).st_mtime_ns != mtime:
-                    return False
             for rel, rec in self.records.items():
-                st = os.stat(os.path.join(root, rel))
+                st = stat(self._abs(rel))
                 if st.st_mtime_ns != rec.mtime_ns or st.st_size != rec.size:
                     return False
         except OSError:
@@ -187,16 +209,13 @@ class Indexer:
     def _quick_scan(self) -> ScanResult | None:
         """When no directory changed, no file was added or removed: stat the known files
         instead of walking the tree. None when a full scan is needed."""
-        if not self.generation or not self.dirs:
+        if not self.generation or not self.dirs or not self._dirs_unchanged():
             return None
-        root = str(self.repo)
         result = ScanResult(skipped=list(self.skipped), dirs=dict(self.dirs))
+        stat = os.stat
         try:
-            for rel, mtime in self.dirs.items():
-                if os.stat(os.path.join(root, rel) if rel else root).st_mtime_ns != mtime:
-                    return None
             for rel, rec in self.records.items():
-                st = os.stat(os.path.join(root, rel))
+                st = stat(self._abs(rel))
                 result.files.append(ScannedFile(rel, st.st_size, st.st_mtime_ns, rec.language))
         except OSError:
             return None
@@ -213,6 +232,7 @@ class Indexer:
                 stats.rebuilt_reason = "rebuild requested"
                 self.store.drop_code_tables()
                 self.files, self.records, self.edges, self.generation = {}, {}, {}, 0
+                self._resolve_index = self._ref_names = self._edges_into = None
             elif self._manifest_mtime != self.store.manifest_mtime() and not self.load():
                 if self.load_note:
                     stats.rebuilt_reason = self.load_note
@@ -261,6 +281,7 @@ class Indexer:
         # are gone; files whose references name a symbol that appeared; and, for new
         # files, files whose imports could name them (a new module makes an old import resolve).
         old_names = {p: {s.qualname for s in self.files[p].symbols} for p in changed if p in self.files}
+        old_files = {p: self.files[p] for p in changed if p in self.files}
         for path in deleted:
             self.files.pop(path, None)
             self.records.pop(path, None)
@@ -271,6 +292,7 @@ class Indexer:
             self.records[rel] = FileRecord(rel, pf.language, pf.hash, f.size, f.mtime_ns, pf.lines, pf.errors)
         to_resolve = set(parsed)
         if changed and len(parsed) < len(self.files):
+            ref_names, edges_into = self._reverse_lookups(old_files, changed)
             gone: set[str] = set()
             appeared: set[str] = set()
             for path in changed:
@@ -279,24 +301,34 @@ class Indexer:
                 gone |= {f"{path}:{q}" for q in old - new} | ({f"{path}:"} if path not in self.files else set())
                 appeared |= {q.rsplit(".", 1)[-1] for q in new - old}
             if gone:
-                for src_path, edges in self.edges.items():
-                    if any(e.dst in gone for e in edges):
+                for src_path in {s for p in changed for s in edges_into.get(p, ())}:
+                    if any(e.dst in gone for e in self.edges.get(src_path, ())):
                         to_resolve.add(src_path)
-            if appeared:
-                for path, pf in self.files.items():
-                    if any(r.chain[-1] in appeared for r in pf.refs) or any(i.name in appeared for i in pf.imports):
-                        to_resolve.add(path)
+            for name in appeared:
+                to_resolve |= ref_names.get(name, set())
             new_files = {p for p in parsed if p not in old_names} | set(deleted)
             if new_files:
                 to_resolve |= _dependents_by_import(new_files, self.files)
+        else:
+            self._ref_names = self._edges_into = None  # rebuilt on the next incremental update
         to_resolve &= set(self.files)
 
         if to_resolve:
-            index = ResolveIndex.build(self.files, root=self.repo)
+            if self._resolve_index is None or self._resolve_index.files is not self.files:
+                self._resolve_index = ResolveIndex.build(self.files, root=self.repo)
+            else:
+                self._resolve_index.replace(set(deleted), parsed)
+            index = self._resolve_index
             for i, path in enumerate(sorted(to_resolve), 1):
+                old_edges = self.edges.get(path, [])
                 self.edges[path] = resolve_file(self.files[path], index)
+                self._note_edges(path, old_edges, self.edges[path])
                 if progress and i % 50 == 0:
                     progress("resolve", i, len(to_resolve))
+        elif self._resolve_index is not None:
+            self._resolve_index.replace(set(deleted), parsed)
+        for path in deleted:
+            self._note_edges(path, [], [])
 
         stats.files = len(self.files)
         stats.parsed = len(parsed)
@@ -335,6 +367,36 @@ class Indexer:
         self.generation = manifest["generation"]
         self.committed_at = manifest["committed_at"]
         self._manifest_mtime = self.store.manifest_mtime()
+
+    def _reverse_lookups(self, old_files: dict[str, ParsedFile], changed: set[str]) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+        """Who references a name, and who has edges into a file: built once, then kept in
+        step with each update (``old_files``: the changed files as they were)."""
+        if self._ref_names is None or self._edges_into is None:
+            self._ref_names, self._edges_into = {}, {}
+            for path, pf in self.files.items():
+                self._add_ref_names(path, pf)
+            for path, edges in self.edges.items():
+                self._note_edges(path, [], edges)
+        else:
+            for path, pf in old_files.items():
+                for name in _ref_names_of(pf):
+                    self._ref_names.get(name, set()).discard(path)
+            for path in changed & self.files.keys():
+                self._add_ref_names(path, self.files[path])
+        return self._ref_names, self._edges_into
+
+    def _add_ref_names(self, path: str, pf: ParsedFile) -> None:
+        for name in _ref_names_of(pf):
+            self._ref_names.setdefault(name, set()).add(path)
+
+    def _note_edges(self, src_path: str, old: list[Edge], new: list[Edge]) -> None:
+        if self._edges_into is None:
+            return
+        for e in old:
+            self._edges_into.get(e.dst.rpartition(":")[0], set()).discard(src_path)
+        for e in new:
+            if e.kind != "contain":
+                self._edges_into.setdefault(e.dst.rpartition(":")[0], set()).add(src_path)
 
     # --- views -------------------------------------------------------------------
 

@@ -35,13 +35,39 @@ class ResolveIndex:
     @classmethod
     def build(cls, files: dict[str, ParsedFile], root: Path | None = None) -> "ResolveIndex":
         idx = cls(files=files, root=root)
-        for path, pf in files.items():
-            table = idx.symbols.setdefault(path, {})
-            for sym in pf.symbols:
-                table[sym.qualname] = sym
-                bucket = idx.members_by_name if "." in sym.qualname else idx.top_by_name
-                bucket.setdefault(sym.name, []).append(sym.id)
+        for pf in files.values():
+            idx._add(pf)
         return idx
+
+    def _add(self, pf: ParsedFile) -> None:
+        table = self.symbols.setdefault(pf.path, {})
+        for sym in pf.symbols:
+            table[sym.qualname] = sym
+            bucket = self.members_by_name if "." in sym.qualname else self.top_by_name
+            bucket.setdefault(sym.name, []).append(sym.id)
+
+    def _remove(self, path: str) -> None:
+        for sym in self.symbols.pop(path, {}).values():
+            bucket = self.members_by_name if "." in sym.qualname else self.top_by_name
+            ids = bucket.get(sym.name, [])
+            if sym.id in ids:
+                ids.remove(sym.id)
+                if not ids:
+                    del bucket[sym.name]
+
+    def replace(self, removed: set[str], added: dict[str, ParsedFile]) -> None:
+        """Update in place after files changed (``self.files`` already holds the new state);
+        memos and module maps start over."""
+        same_paths = not removed and all(p in self.symbols for p in added)
+        for path in removed | set(added):
+            self._remove(path)
+        for pf in added.values():
+            self._add(pf)
+        # A module map that depends on paths alone survives edits that add or remove no file.
+        for name in list(self._module_maps):
+            if not (same_paths and getattr(hooks(name), "MODULE_MAP_FROM_PATHS", False)):
+                del self._module_maps[name]
+        self.cache.clear()
 
     def module_map(self, language_module: str) -> dict:
         """A language's own module lookup (Python dotted names, Go import dirs, ...), built once."""

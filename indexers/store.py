@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import time
 from contextlib import contextmanager
 from datetime import timedelta
@@ -92,13 +93,15 @@ SCHEMAS = {
 }
 
 
+_ALNUM = re.compile(r"[A-Za-z0-9]+")
+_WORD_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+
+
 def split_identifier_words(text: str) -> str:
     """``parseHTTPResponse_body`` → ``parse http response body``: words for full-text search."""
-    import re
-
     out = []
-    for token in re.findall(r"[A-Za-z0-9]+", text):
-        out.extend(re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+", token))
+    for token in _ALNUM.findall(text):
+        out.extend(_WORD_PARTS.findall(token))
     return " ".join(w.lower() for w in out)
 
 

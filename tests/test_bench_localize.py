@@ -23,6 +23,7 @@ from benchmarks.localize import (  # noqa: E402
     PackedItem,
     SourceCache,
     SourceFile,
+    absent_files,
     evaluate_instance,
     holds,
     identifier_terms,
@@ -38,6 +39,7 @@ from benchmarks.localize import (  # noqa: E402
     report,
     run_ctxfold,
     score_pack,
+    source_lines,
     summarize,
 )
 
@@ -429,6 +431,11 @@ def test_read_python_files_skips_hidden_directories_and_marks_unparsable_files(t
     assert [d.qualname for d in files["pkg/ok.py"].definitions] == ["f", "C", "C.m", "C.n"]
 
 
+def test_source_lines_break_where_python_does():
+    assert source_lines("a\x0cb\r\nc\rd\n") == ["a\x0cb", "c", "d"]
+    assert source_lines("x") == ["x"] and source_lines("") == []
+
+
 def test_missing_at_base_lists_gold_functions_the_base_tree_lacks(tmp_path):
     (tmp_path / "a.py").write_text(SOURCE)
     inst = instance(gold_files=["a.py"], gold_functions=["a.py:C.m", "a.py:C.new", "gone.py:f"])
@@ -484,6 +491,34 @@ def test_materialize_extracts_once_and_redoes_a_half_extracted_tree(tmp_path):
 
     with pytest.raises(RuntimeError, match="git archive"):
         materialize(work / ".git", "f" * 40, tmp_path / "trees" / "o__r-2")
+
+
+def test_a_mirror_lacking_a_blob_still_gives_a_tree_without_that_file(tmp_path):
+    work = tmp_path / "work"
+    (work / "data").mkdir(parents=True)
+    git("init", "-q", cwd=work)
+    (work / "a.py").write_text("def f():\n    pass\n")
+    (work / "run.sh").write_text("#!/bin/sh\n")
+    (work / "run.sh").chmod(0o755)
+    (work / "data" / "big.dat").write_text("a large data file\n")
+    git("add", ".", cwd=work)
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one", cwd=work)
+    sha = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True
+    ).stdout.strip()
+    blob = subprocess.run(
+        ["git", "rev-parse", "HEAD:data/big.dat"], cwd=work, capture_output=True, text=True
+    ).stdout.strip()
+    (work / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+
+    logged = []
+    dest = materialize(work / ".git", sha, tmp_path / "trees" / "o__r-1", log=logged.append)
+    assert (dest / "a.py").read_text() == "def f():\n    pass\n"
+    assert (dest / "run.sh").stat().st_mode & 0o111
+    assert not (dest / "data" / "big.dat").exists()
+    assert absent_files(dest) == ["data/big.dat"]
+    assert len(logged) == 1 and "data/big.dat" in logged[0]
+    assert materialize(work / ".git", sha, dest) == dest  # complete: not extracted again
 
 
 def test_the_offline_encoding_is_cl100k_base():

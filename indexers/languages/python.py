@@ -16,10 +16,11 @@ import posixpath
 from tree_sitter import Node
 
 from ..parse import is_identifier, text_of
-from ..resolve import CONFIDENCE, ResolveIndex, name_edges
+from ..resolve import CONFIDENCE, MAX_NAME_CANDIDATES, ResolveIndex, name_edges
 from ..types import Edge, Import, ParsedFile, symbol_id
 
 _BUILTINS = set(dir(builtins))
+MODULE_MAP_FROM_PATHS = True  # build_module_map reads paths only, never symbols
 _FUNCTION_TYPES = {"function_definition", "lambda"}
 
 
@@ -214,14 +215,14 @@ def _resolve_chain(chain: list[str], pf: ParsedFile, scope: str, index: ResolveI
         target = _Target(path=pf.path, qualname=head)
     else:
         # A dotted import binds its whole path: `import os.path` then `os.path.join`.
+        imported = _imports_by_local(pf, index)
         for n in range(len(chain), 0, -1):
             local = ".".join(chain[:n])
-            for imp in pf.imports:
-                if imp.local == local:
-                    target = _import_target(imp, pf.path, index)
-                    if target is not None:
-                        chain = [local] + chain[n:]
-                        break
+            for imp in imported.get(local, ()):
+                target = _import_target(imp, pf.path, index)
+                if target is not None:
+                    chain = [local] + chain[n:]
+                    break
             if target is not None:
                 break
     if target is None:
@@ -252,14 +253,29 @@ def _enclosing_class(pf: ParsedFile, scope: str, index: ResolveIndex) -> str | N
 
 
 def _py_only(ids: list[str]) -> list[str]:
-    """Bare-name candidates in Python files only: a name never links across languages."""
+    """Bare-name candidates in Python files only: a name never links across languages.
+    A name defined in many places links to none of them, so long lists stop early."""
+    if len(ids) > 4 * MAX_NAME_CANDIDATES:
+        return ids
     return [i for i in ids if i.split(":", 1)[0].endswith((".py", ".pyi"))]
+
+
+def _imports_by_local(pf: ParsedFile, index: ResolveIndex) -> dict[str, list[Import]]:
+    memo = index.cache.setdefault("python.imports", {})
+    table = memo.get(pf.path)
+    if table is None:
+        table = {}
+        for imp in pf.imports:
+            table.setdefault(imp.local, []).append(imp)
+        memo[pf.path] = table
+    return table
 
 
 def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
     file_node = symbol_id(pf.path, "")
     edges: list[Edge] = []
     bases = _bases(index)
+    imported = _imports_by_local(pf, index)
 
     for imp in pf.imports:
         target = _import_target(imp, pf.path, index, want=None)
@@ -300,10 +316,10 @@ def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
         if len(chain) == 1:
             if head in _BUILTINS or not is_identifier(head):
                 continue
-            if any(imp.local == head for imp in pf.imports):
+            if head in imported:
                 continue  # imported from outside the repository
             edges.extend(name_edges(src, _py_only(index.by_name(head, exclude_path=pf.path)), kind, ref.line))
-        elif is_identifier(chain[-1]) and not any(imp.local == head for imp in pf.imports):
+        elif is_identifier(chain[-1]) and head not in imported:
             # obj.method() with an unknown receiver: a method of that name, if rare.
             edges.extend(name_edges(src, _py_only(index.by_name(chain[-1], members=True)), kind, ref.line))
     return edges
