@@ -6,6 +6,7 @@ seeds (seeds.py) → diffusion over the graph → packing (full / signature / le
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import time
@@ -84,35 +85,44 @@ FactsProvider = Callable[[str, set[str], set[str]], list[FactLine]]
 # --- ranking -------------------------------------------------------------------------
 
 
-def _diffuse(v: Views, seeds: SeedSet, s: RecallSettings) -> tuple[dict[str, float], dict[str, str]]:
+def _neighbours(v: Views, u: str, s: RecallSettings) -> list[tuple[str, float, dict, str]]:
+    """u's strongest neighbours both ways, weights normalised to sum 1; cached per views."""
+    cached = v.neighbours.get(u)
+    if cached is None:
+        g = v.graph
+        nbrs = [(vv, d["weight"], d, "out") for vv, d in g.succ[u].items()]
+        nbrs += [(vv, d["weight"] * s.reverse_factor, d, "in") for vv, d in g.pred[u].items()]
+        if len(nbrs) > s.max_fanout:
+            nbrs.sort(key=lambda t: -t[1])
+            nbrs = nbrs[: s.max_fanout]
+        total = sum(t[1] for t in nbrs) or 1.0
+        cached = v.neighbours[u] = [(vv, w / total, d, direction) for vv, w, d, direction in nbrs]
+    return cached
+
+
+def _diffuse(v: Views, seeds: SeedSet, s: RecallSettings) -> tuple[dict[str, float], dict[str, tuple]]:
     """Personalized PageRank by a few power-iteration steps from the seeds: activation
     flows along calls (both ways), inheritance, containment and semantic edges, so a
     symbol reached from two seeds outscores one reached from one."""
     g = v.graph
     base = {sid: seed.weight for sid, seed in seeds.seeds.items() if sid in g}
     x = dict(base)
-    via: dict[str, tuple[float, str]] = {}
+    via: dict[str, tuple] = {}  # node -> (gain, from, edge data, direction) of its best inflow
     for _ in range(s.iterations):
         nxt = {sid: s.restart * w for sid, w in base.items()}
+        floor = max(x.values(), default=0.0) * s.spread_floor
         for u, val in x.items():
-            if val < 1e-4:
+            if val < floor:
                 continue
-            nbrs = [(vv, d["weight"], d, "out") for vv, d in g.succ[u].items()]
-            nbrs += [(vv, d["weight"] * s.reverse_factor, d, "in") for vv, d in g.pred[u].items()]
-            if not nbrs:
-                continue
-            if len(nbrs) > s.max_fanout:
-                nbrs.sort(key=lambda t: -t[1])
-                nbrs = nbrs[: s.max_fanout]
-            total = sum(w for _, w, _, _ in nbrs) or 1.0
             spread = (1 - s.restart) * val
-            for vv, w, data, direction in nbrs:
-                gain = spread * w / total
+            for vv, w, data, direction in _neighbours(v, u, s):
+                gain = spread * w
                 nxt[vv] = nxt.get(vv, 0.0) + gain
-                if gain > via.get(vv, (0.0, ""))[0]:
-                    via[vv] = (gain, _relation(data, direction, u))
+                best = via.get(vv)
+                if best is None or gain > best[0]:
+                    via[vv] = (gain, u, data, direction)
         x = nxt
-    return x, {k: why for k, (_, why) in via.items()}
+    return x, via
 
 
 def _relation(data: dict, direction: str, other: str) -> str:
@@ -181,16 +191,18 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
         file_seed.setdefault(path, []).append(seed.weight)
     prior = {p: sum(sorted(ws_, reverse=True)[:3]) for p, ws_ in file_seed.items()}
     top_prior = max(prior.values(), default=1.0) or 1.0
-    out: list[Candidate] = []
+    final: dict[str, float] = {}
     for sid, score in scores.items():
         sym = v.symbols.get(sid)
-        if sym is None:
-            continue
-        score += s.file_prior * prior.get(sym.path, 0.0) / top_prior
+        if sym is not None:
+            final[sid] = score + s.file_prior * prior.get(sym.path, 0.0) / top_prior
+    out: list[Candidate] = []
+    for sid in heapq.nlargest(s.max_candidates, final, key=final.__getitem__):
         why = list(seeds.seeds[sid].reasons) if sid in seeds.seeds else []
         if sid in via:
-            why.append(via[sid])
-        out.append(Candidate(sym, score, why or ["near a seed"]))
+            _, frm, data, direction = via[sid]
+            why.append(_relation(data, direction, frm))
+        out.append(Candidate(v.symbols[sid], final[sid], why or ["near a seed"]))
     out.sort(key=lambda c: (-c.score, c.sym.path, c.sym.start_line))
     return out
 

@@ -27,6 +27,8 @@ class RecallSettings:
     restart: float = 0.5  # share of activation that returns to the seeds each step
     iterations: int = 3
     max_fanout: int = 40  # a hub spreads only to its strongest neighbours
+    spread_floor: float = 1e-3  # nodes below this share of the top activation do not spread
+    max_candidates: int = 600  # ranked symbols kept for packing and the manifest
     reverse_factor: float = 0.7  # callers of a seed matter a bit less than its callees
     file_prior: float = 0.35  # weight of a file's best seeds on every symbol of it
     # Packing.

@@ -37,6 +37,7 @@ class Views:
     by_name: dict[str, list[Symbol]] = field(default_factory=dict)  # lowercased name
     graph: object = None
     semantic: int = 0  # fresh semantic edges in the graph
+    neighbours: dict = field(default_factory=dict)  # recall's per-node neighbour lists, filled lazily
 
 
 class Workspace:
