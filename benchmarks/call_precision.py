@@ -1,6 +1,7 @@
 """Python call-edge precision and recall against jedi.
 
-    python -m benchmarks.call_precision PATH [--sample 400] [--seed 0] [--store DIR] [--json FILE]
+    python -m benchmarks.call_precision PATH [--sample 400] [--seed 0] [--store DIR]
+        [--under PREFIX] [--json FILE]
 
 PATH is indexed with ctxfold (the store goes to a temporary directory unless --store is
 given). N call sites are drawn uniformly, with the seed, from the Python references of
@@ -148,7 +149,7 @@ class WrongEdge:
     jedi: str  # jedi's targets, or its status when it named nothing in the repository
 
 
-MISS_KINDS = ("wrong", "silent", "other line")
+MISS_KINDS = ("wrong", "silent", "other line", "recursive")
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,9 @@ class Miss:
     callee: str
     ctxfold: str  # ctxfold's (wrong) destinations, "-" when it had none
     jedi: str
-    kind: str  # one of MISS_KINDS: only wrong edges; no edge; the edge sits at another line (SiteResult.src_dsts)
+    # One of MISS_KINDS: only wrong edges; no edge; the edge sits at another line of the same
+    # caller (SiteResult.src_dsts); a call of the caller itself (ctxfold keeps no self-loops).
+    kind: str
 
 
 @dataclass
@@ -217,10 +220,10 @@ def score(results: Iterable[SiteResult]) -> Report:
         if found - {"name"}:
             report.methods[NOT_NAME].sites_found += 1
         if not found:
-            if r.jedi.targets & r.src_dsts:
-                kind = "other line"
+            if r.edges:
+                kind = "wrong"
             else:
-                kind = "wrong" if r.edges else "silent"
+                kind = "other line" if r.jedi.targets & r.src_dsts else "recursive" if r.site.src in r.jedi.targets else "silent"
             report.miss_kinds[kind] += 1
             shown = ", ".join(f"{e.dst} [{e.resolution}]" for e in r.edges) or "-"
             report.misses.append(Miss(r.site.where, r.site.callee, shown, _jedi_text(r.jedi), kind))
@@ -257,12 +260,15 @@ def render(report: Report, settings: Settings = Settings()) -> str:
         )
     if report.miss_kinds:
         k = report.miss_kinds
+        with_other_line = (report.methods[ALL].sites_found + k["other line"]) / report.repo_sites
         lines += [
             "",
-            f"misses              {sum(k.values())}: no edge at all {k['silent']}, only wrong edges {k['wrong']}, "
-            f"edge present from another line of the same caller {k['other line']}",
-            f"recall if that edge counts  {_pct((report.methods[ALL].sites_found + k['other line']) / report.repo_sites)}"
-            "  (ctxfold keeps one edge per caller and callee, at its first line)",
+            f"misses              {sum(k.values())} in-repo sites without a correct edge at their line",
+            f"  only wrong edges  {k['wrong']}",
+            f"  no edge           {k['silent']}",
+            f"  other line        {k['other line']}  the caller's edge sits at another line: ctxfold keeps one edge per"
+            f" caller and callee, at its first line (counting these, recall {_pct(with_other_line).strip()})",
+            f"  recursive         {k['recursive']}  a call of the caller itself: ctxfold keeps no self-loops",
         ]
     # The examples most telling about the resolver first: wrong edges it was sure of,
     # misses with a wrong edge or none, before name guesses and the one-edge-per-pair rule.
@@ -302,12 +308,13 @@ class RefAt:
     ref: Ref
 
 
-def call_sites(files: dict[str, ParsedFile]) -> list[RefAt]:
-    """Every Python call reference, in a stable order (by path, then as parsed)."""
+def call_sites(files: dict[str, ParsedFile], under: str = "") -> list[RefAt]:
+    """Every Python call reference in files whose path starts with ``under``, in a stable
+    order (by path, then as parsed)."""
     return [
         RefAt(path, ref)
         for path in sorted(files)
-        if files[path].language == "python"
+        if files[path].language == "python" and path.startswith(under)
         for ref in files[path].refs
         if ref.kind == "call"
     ]
@@ -434,6 +441,19 @@ def _import_root(repo: Path) -> Path | None:
     return root if root != repo else None
 
 
+def _jedi_sys_path(repo: Path) -> list[str]:
+    """Where jedi looks for imports besides PATH (which it puts first itself).
+
+    A package directory as PATH imports itself absolutely (``from django.db import x``):
+    the directory above it goes first, before any installed copy. This process's own
+    entries for the working directory and the ctxfold checkout are left out, so that the
+    repository's imports never land in ctxfold's code."""
+    own = {Path.cwd().resolve(), Path(__file__).resolve().parents[1]}
+    base = [p for p in sys.path if p and Path(p).resolve() not in own]
+    root = _import_root(repo)
+    return ([str(root)] if root else []) + base
+
+
 class JediOracle:
     """jedi's answer for call sites of one repository, one jedi script per file at a time."""
 
@@ -447,10 +467,7 @@ class JediOracle:
         self.repo = repo
         self.files = files
         self.settings = settings
-        root = _import_root(repo)
-        # A package directory as PATH: its own absolute imports (`from django.db import x`)
-        # resolve only with the directory above it on the path.
-        self.project = jedi.Project(repo, added_sys_path=[str(root)] if root else ())
+        self.project = jedi.Project(repo, sys_path=_jedi_sys_path(repo))
         # In-process inference: the default environment talks to a subprocess over a pipe,
         # which a timeout signal could leave half-read.
         self.environment = InterpreterEnvironment()
@@ -470,13 +487,21 @@ class JediOracle:
                 defs = [d for d in script.goto(line, column, follow_imports=True) if d.type in CALLABLE_TYPES]
                 if not defs:
                     defs = [d for d in script.infer(line, column) if d.type in CALLABLE_TYPES]
-                return self._classify(defs)
+                return self._classify([impl for d in defs for impl in self._implementations(d)])
         except SiteTimeout as exc:
             self._script_path = self._script = None  # its inference state may be half-built
             return JediAnswer("skipped", note=f"jedi timeout ({exc})")
         except Exception as exc:  # jedi fails on some code; the site is reported as skipped
             self._script_path = self._script = None
             return JediAnswer("skipped", note=f"jedi error ({type(exc).__name__})")
+
+    def _implementations(self, d) -> list:
+        """jedi answers with a stub it ships (django-stubs, typeshed's requests) even when
+        the repository holds the implementation; the stub's own goto finds the code."""
+        if d.module_path is None or Path(d.module_path).suffix != ".pyi" or self._relative(d) is not None:
+            return [d]
+        impl = [x for x in d.goto(follow_imports=True, prefer_stubs=False) if x.type in CALLABLE_TYPES]
+        return impl or [d]
 
     def _classify(self, defs) -> JediAnswer:
         if not defs:
@@ -549,11 +574,15 @@ def collect(ix: Indexer, picked: Sequence[RefAt], settings: Settings, log: Log) 
     return results
 
 
-def run(repo: Path, sample: int, seed: int, store: Path | None, settings: Settings, log: Log) -> list[SiteResult]:
+def run(repo: Path, sample: int, seed: int, store: Path | None, settings: Settings, log: Log, under: str = "") -> list[SiteResult]:
+    """Index ``repo``, sample call sites (in files under ``under`` only, when given) and
+    collect both answers for each."""
     repo = repo.resolve()
     with tempfile.TemporaryDirectory(prefix="ctxfold-calls-") as tmp:
         ix = index_repo(repo, store or Path(tmp), log)
-        sites = call_sites(ix.files)
+        sites = call_sites(ix.files, under)
+        if not sites:
+            raise SystemExit(f"no Python call sites in {repo}" + (f" under {under!r}" if under else "") + ": nothing to measure")
         picked = sample_sites(sites, sample, seed)
         log(f"{len(sites)} Python call sites; {len(picked)} sampled (seed {seed})")
         return collect(ix, picked, settings, log)
@@ -569,12 +598,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample", type=int, default=400, help="call sites to sample (default 400)")
     ap.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     ap.add_argument("--store", type=Path, default=None, help="ctxfold store directory (default: a temporary one)")
+    ap.add_argument("--under", default="", help="sample only files whose repository path starts with this (e.g. django/)")
     ap.add_argument("--json", type=Path, default=None, help="write every site's result to this file")
     args = ap.parse_args(argv)
     if not args.path.is_dir():
         ap.error(f"no such directory: {args.path}")
     settings = Settings()
-    results = run(args.path, args.sample, args.seed, args.store, settings, _stderr)
+    results = run(args.path, args.sample, args.seed, args.store, settings, _stderr, args.under)
     print(f"repository          {args.path.resolve()}")
     print(render(score(results), settings))
     if args.json:

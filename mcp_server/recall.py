@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -175,6 +176,19 @@ def fuse_vector_hits(text_hits: list[tuple[str, float, list[str]]], vec: list[tu
     return out
 
 
+_TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_tests?\.[a-z]+$|(^|/)conftest\.py$|\.(test|spec)\.[jt]sx?$")
+
+
+def is_test_path(path: str) -> bool:
+    return bool(_TEST_PATH.search(path))
+
+
+def _pointed_at(seeds: SeedSet, sid: str) -> bool:
+    """Seeded by a traceback, a focus or a file the task names (not only by its words)."""
+    seed = seeds.seeds.get(sid)
+    return bool(seed) and any(r.startswith(("in the traceback", "in focus", "in a focus", "file named", "anchor of")) for r in seed.reasons)
+
+
 def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings = SETTINGS,
          fact_lines: list[FactLine] = ()) -> list[Candidate]:
     text_hits = fuse_vector_hits(ws.text.search(task, limit=s.text_hits), vector_hits(ws, task, s))
@@ -195,7 +209,10 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
     for sid, score in scores.items():
         sym = v.symbols.get(sid)
         if sym is not None:
-            final[sid] = score + s.file_prior * prior.get(sym.path, 0.0) / top_prior
+            score += s.file_prior * prior.get(sym.path, 0.0) / top_prior
+            if is_test_path(sym.path) and not _pointed_at(seeds, sid):
+                score *= s.test_factor  # tests echo the words of a task more than they answer it
+            final[sid] = score
     out: list[Candidate] = []
     for sid in heapq.nlargest(s.max_candidates, final, key=final.__getitem__):
         why = list(seeds.seeds[sid].reasons) if sid in seeds.seeds else []

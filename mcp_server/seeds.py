@@ -92,8 +92,12 @@ def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[s
             qual_parts = sym.qualname.split(".")
             module_parts = sym.path.rsplit(".", 1)[0].split("/")
             tail = parts[:-1]
-            if tail and (tail[-1] in qual_parts[:-1] or tail[-1] in module_parts):
+            if not tail:
+                continue
+            if tail[-1] in qual_parts[:-1] or tail[-1] == module_parts[-1]:
                 seeds.add(sym.id, 2.5, f"named in the task ({m.group(1)})")
+            elif tail[-1] in module_parts:  # a package: weaker, many files share it
+                seeds.add(sym.id, 0.8 * _name_rarity(v, leaf), f"named in the task ({m.group(1)})")
 
     # Plain identifiers that name a symbol; rare names weigh more than common ones.
     for name in set(_IDENT.findall(task)):

@@ -6,6 +6,7 @@ stdout is the protocol: everything else goes to stderr through logging.
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
@@ -56,6 +57,13 @@ async def _run(ctx: Context | None, ws: Workspace, fn, *args, **kwargs):
         raise ToolError(str(exc)) from exc
 
 
+def _warm(ws: Workspace) -> None:
+    try:
+        ws.fresh_views()
+    except Exception:  # the first call will report the problem to the agent
+        log.warning("warming the index failed", exc_info=True)
+
+
 def build_server(repo: Path | str | None = None, store: Path | str | None = None) -> MCPServer:
     from indexers.paths import repo_root
 
@@ -65,6 +73,11 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
     async def lifespan(server: MCPServer):
         ws = Workspace(root, store)
         log.info("ctxfold serving %s (store %s)", ws.repo, ws.store_dir)
+        # With an index on disk, warm up in the background (load it, bring it up to date,
+        # build the graph and full-text index) so the first call does not pay for it; calls
+        # wait on the workspace lock. With none, the first call builds it, with progress.
+        if ws.indexer.store.manifest_mtime():
+            threading.Thread(target=_warm, args=(ws,), name="ctxfold-warm", daemon=True).start()
         yield {"ws": ws}
 
     mcp = MCPServer("ctxfold", instructions=INSTRUCTIONS, lifespan=lifespan)

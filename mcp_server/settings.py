@@ -30,6 +30,7 @@ class RecallSettings:
     spread_floor: float = 1e-3  # nodes below this share of the top activation do not spread
     max_candidates: int = 600  # ranked symbols kept for packing and the manifest
     reverse_factor: float = 0.7  # callers of a seed matter a bit less than its callees
+    test_factor: float = 0.4  # score factor for test code the task does not point at
     file_prior: float = 0.35  # weight of a file's best seeds on every symbol of it
     # Packing.
     max_item_share: float = 0.5  # one item may not take more than this share of the budget (but the first)

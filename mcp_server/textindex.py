@@ -25,6 +25,7 @@ STOPWORDS = frozenset(
     actual result results output input test tests work works working bug""".split()
 )
 K1, B = 1.2, 0.75
+NAME_WEIGHT = 3  # extra term counts for the words of a symbol's own name
 
 
 def words(text: str) -> list[str]:
@@ -79,6 +80,9 @@ class TextIndex:
                 body = "\n".join(lines[sym.start_line - 1 : sym.end_line])
                 text = " ".join([sym.qualname, body])
             terms = Counter(words(text))
+            # The name says what a symbol is about more than any word of its body.
+            for t in words(sym.name):
+                terms[t] += NAME_WEIGHT
             for t in path_terms:
                 terms[t] += 1
             sid = sym.id

@@ -135,11 +135,12 @@ def test_a_site_with_only_wrong_edges_is_a_miss():
     wrong_only = SiteResult(site, (SiteEdge("b.py:f", "import"),), JediAnswer("repo", frozenset({"a.py:f"})))
     elsewhere = SiteResult(replace(site, line=5), (), JediAnswer("repo", frozenset({"a.py:f"})), frozenset({"a.py:f"}))
     unjudged = SiteResult(replace(site, line=7), (SiteEdge("c.py:f", "name"),), JediAnswer("unknown"))
-    report = score([wrong_only, elsewhere, unjudged])
+    recursive = SiteResult(replace(site, scope="f"), (), JediAnswer("repo", frozenset({"a.py:f"})))
+    report = score([wrong_only, elsewhere, unjudged, recursive])
     assert report.recall(ALL) == 0.0
     assert report.methods[ALL].precision == 0.0
     assert report.methods[ALL].judged_edges == 1  # jedi's silence judges no edge
-    assert report.miss_kinds == {"wrong": 1, "other line": 1}
+    assert report.miss_kinds == {"wrong": 1, "other line": 1, "recursive": 1}
 
 
 def test_the_column_is_the_last_name_of_the_chain():
@@ -175,3 +176,14 @@ def test_the_command_prints_the_table(tiny, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "sites sampled       5" in out and "all but name" in out
     assert (tmp_path / "r.json").read_text().startswith("[")
+
+
+def test_a_package_directory_resolves_its_own_absolute_imports_in_jedi(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "b.py").write_text("def g():\n    return 1\n")
+    (pkg / "a.py").write_text("from pkg.b import g\n\n\ndef f():\n    return g()\n")
+    [result] = run(pkg, 10, 0, tmp_path / "store", Settings(), lambda message: None)
+    assert result.site.where == "a.py:5"
+    assert result.jedi.status == "repo" and result.jedi.targets == {"b.py:g"}
