@@ -35,10 +35,20 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Self
 
 from indexers.build import Indexer
 from indexers.scan import decode_source
-from indexers.types import RESOLUTIONS, Edge, Import, ParsedFile, Ref, Symbol, split_symbol_id, symbol_id
+from indexers.types import (
+    RESOLUTIONS,
+    Edge,
+    Import,
+    ParsedFile,
+    Ref,
+    Symbol,
+    split_symbol_id,
+    symbol_id,
+)
 
 Log = Callable[[str], None]
 
@@ -238,8 +248,10 @@ def render(report: Report, settings: Settings = Settings()) -> str:
     s = report.statuses
     lines = [
         f"sites sampled       {report.sites}",
-        f"  jedi: in-repo symbol {s['repo']}, in-repo non-symbol {s['repo-other']}, "
-        f"outside the repo {s['external']}, no callable {s['unknown']}, skipped {s['skipped']}",
+        (
+            f"  jedi: in-repo symbol {s['repo']}, in-repo non-symbol {s['repo-other']}, "
+            f"outside the repo {s['external']}, no callable {s['unknown']}, skipped {s['skipped']}"
+        ),
     ]
     for note, n in report.skip_notes.most_common():
         lines.append(f"  skipped: {n} × {note}")
@@ -266,8 +278,10 @@ def render(report: Report, settings: Settings = Settings()) -> str:
             f"misses              {sum(k.values())} in-repo sites without a correct edge at their line",
             f"  only wrong edges  {k['wrong']}",
             f"  no edge           {k['silent']}",
-            f"  other line        {k['other line']}  the caller's edge sits at another line: ctxfold keeps one edge per"
-            f" caller and callee, at its first line (counting these, recall {_pct(with_other_line).strip()})",
+            (
+                f"  other line        {k['other line']}  the caller's edge sits at another line: ctxfold keeps one"
+                f" edge per caller and callee, at its first line (counting these, recall {_pct(with_other_line).strip()})"
+            ),
             f"  recursive         {k['recursive']}  a call of the caller itself: ctxfold keeps no self-loops",
         ]
     # The examples most telling about the resolver first: wrong edges it was sure of,
@@ -455,7 +469,12 @@ def _jedi_sys_path(repo: Path) -> list[str]:
 
 
 class JediOracle:
-    """jedi's answer for call sites of one repository, one jedi script per file at a time."""
+    """jedi's answer for call sites of one repository, one jedi script per file at a time.
+
+    Use it as a context manager: for its lifetime jedi's parse cache lives in a private
+    temporary directory. A timeout can cut a cache write short, and a truncated pickle in
+    the shared cache (~/.cache/jedi) fails every later run that reads it with EOFError
+    (parso's loader catches only FileNotFoundError)."""
 
     def __init__(self, repo: Path, files: dict[str, ParsedFile], settings: Settings):
         try:
@@ -473,6 +492,20 @@ class JediOracle:
         self.environment = InterpreterEnvironment()
         self._script_path: str | None = None
         self._script = None
+        self._cache: tempfile.TemporaryDirectory | None = None
+        self._saved_cache_directory = ""
+
+    def __enter__(self) -> Self:
+        self._cache = tempfile.TemporaryDirectory(prefix="ctxfold-jedi-cache-")
+        self._saved_cache_directory = self._jedi.settings.cache_directory
+        self._jedi.settings.cache_directory = self._cache.name
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._jedi.settings.cache_directory = self._saved_cache_directory
+        self._script_path = self._script = None
+        if self._cache is not None:
+            self._cache.cleanup()
 
     def _script_for(self, path: str, source: str):
         if path != self._script_path:
@@ -532,45 +565,44 @@ class JediOracle:
 # --------------------------------------------------------------------------- the run
 
 
+def _site_result(pf: ParsedFile, ref: Ref, text: str, lines: list[str], calls_at: dict, calls_from: dict, oracle: JediOracle, settings: Settings) -> SiteResult:
+    same_line = [r for r in pf.refs if r.kind == "call" and r.line == ref.line and r.scope == ref.scope]
+    twins = [r for r in same_line if r.chain[-1] == ref.chain[-1]]
+    src = symbol_id(pf.path, ref.scope)
+    edges = edges_for_ref(ref, same_line, calls_at.get((src, ref.line), []), pf.imports)
+    spot = locate_column(lines, ref.line, ref.chain, next(k for k, r in enumerate(twins) if r is ref), settings.lookahead_lines)
+    started = time.perf_counter()
+    if spot is None:
+        answer = JediAnswer("skipped", note="callee name not found in the source line")
+    else:
+        answer = oracle.answer(pf.path, text, *spot)
+    site = CallSite(pf.path, ref.line, spot[1] if spot else 0, tuple(ref.chain), ref.scope)
+    return SiteResult(site, edges, answer, frozenset(calls_from.get(src, ())), time.perf_counter() - started)
+
+
 def collect(ix: Indexer, picked: Sequence[RefAt], settings: Settings, log: Log) -> list[SiteResult]:
     """ctxfold's edges and jedi's answer for each picked site."""
-    repo = ix.repo
-    calls_at: dict[tuple[str, int], list[Edge]] = {}
-    calls_from: dict[str, set[str]] = {}
+    calls_at: dict[tuple[str, int], list[Edge]] = {}  # (src, line) -> call edges
+    calls_from: dict[str, set[str]] = {}  # src -> destinations of its call edges
     for e in ix.all_edges():
         if e.kind == "call":
             calls_at.setdefault((e.src, e.line), []).append(e)
             calls_from.setdefault(e.src, set()).add(e.dst)
-    oracle = JediOracle(repo, ix.files, settings)
-    sources: dict[str, tuple[str, list[str]]] = {}
     results: list[SiteResult] = []
+    path, text, lines = "", "", []
     started = time.perf_counter()
-    for i, at in enumerate(picked, 1):
-        pf, ref = ix.files[at.path], at.ref
-        if at.path not in sources:
-            text, _ = decode_source((repo / at.path).read_bytes())
-            sources.clear()  # sites come sorted by file: keep one
-            sources[at.path] = (text or "", (text or "").splitlines())
-        text, lines = sources[at.path]
-        same_line = [r for r in pf.refs if r.kind == "call" and r.line == ref.line and r.scope == ref.scope]
-        twins = [r for r in same_line if r.chain[-1] == ref.chain[-1]]
-        src = symbol_id(at.path, ref.scope)
-        edges = edges_for_ref(ref, same_line, calls_at.get((src, ref.line), []), pf.imports)
-        spot = locate_column(lines, ref.line, ref.chain, next(k for k, r in enumerate(twins) if r is ref), settings.lookahead_lines)
-        t = time.perf_counter()
-        if spot is None:
-            answer = JediAnswer("skipped", note="callee name not found in the source line")
-            column = 0
-        else:
-            answer = oracle.answer(at.path, text, spot[0], spot[1])
-            column = spot[1]
-        seconds = time.perf_counter() - t
-        site = CallSite(at.path, ref.line, column, tuple(ref.chain), ref.scope)
-        results.append(SiteResult(site, edges, answer, frozenset(calls_from.get(src, ())), seconds))
-        if answer.status == "skipped":
-            log(f"[{i}/{len(picked)}] skipped {site.where} {site.callee}: {answer.note}")
-        if i % settings.progress_every == 0 or i == len(picked):
-            log(f"[{i}/{len(picked)}] sites resolved with jedi, {time.perf_counter() - started:.0f} s")
+    with JediOracle(ix.repo, ix.files, settings) as oracle:
+        for i, at in enumerate(picked, 1):
+            if at.path != path:  # sites come sorted by file
+                path = at.path
+                text = decode_source((ix.repo / path).read_bytes())[0] or ""
+                lines = text.splitlines()
+            result = _site_result(ix.files[path], at.ref, text, lines, calls_at, calls_from, oracle, settings)
+            results.append(result)
+            if result.jedi.status == "skipped":
+                log(f"[{i}/{len(picked)}] skipped {result.site.where} {result.site.callee}: {result.jedi.note}")
+            if i % settings.progress_every == 0 or i == len(picked):
+                log(f"[{i}/{len(picked)}] sites resolved with jedi, {time.perf_counter() - started:.0f} s")
     return results
 
 

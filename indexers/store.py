@@ -18,6 +18,7 @@ import os
 import re
 import time
 from contextlib import contextmanager
+from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
 
@@ -146,8 +147,11 @@ def parsed_from_row(row: dict, symbols: list[Symbol]) -> tuple[ParsedFile, FileR
     return pf, rec
 
 
+_SYMBOL_FIELDS = [f.name for f in fields(Symbol)]
+
+
 def symbol_row(sym: Symbol) -> dict:
-    row = dict(vars(sym))  # dataclasses.asdict deep-copies, and is slow on big files
+    row = {name: getattr(sym, name) for name in _SYMBOL_FIELDS}  # asdict deep-copies: slow
     row["id"] = sym.id
     row["search_text"] = search_text(sym)
     return row

@@ -26,7 +26,7 @@ def split_symbol_id(sid: str) -> tuple[str, str]:
     return path, qualname
 
 
-@dataclass
+@dataclass(slots=True)
 class Symbol:
     path: str
     qualname: str  # "Class.method"; Go "Type.Method"; Rust "Type.method"
@@ -51,7 +51,7 @@ class Symbol:
         return self.qualname.rpartition(".")[0]
 
 
-@dataclass
+@dataclass(slots=True)
 class Ref:
     """A use of a name in a file: a call, a base class, or the like."""
 
@@ -61,7 +61,7 @@ class Ref:
     kind: str = "call"  # "call" or "inherit"
 
 
-@dataclass
+@dataclass(slots=True)
 class Import:
     """One imported binding: ``local`` is the name it has in the importing file."""
 
@@ -84,7 +84,7 @@ class ParsedFile:
     errors: list[tuple[int, int]] = field(default_factory=list)  # line ranges of parse errors
 
 
-@dataclass
+@dataclass(slots=True)
 class Edge:
     src: str  # symbol id (or file node "path:")
     dst: str
