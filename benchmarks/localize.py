@@ -6,7 +6,7 @@ real fix changed. Two BM25 baselines (over function chunks and over whole files)
 the same trees, budgets and tokenizer, so that every number has something to beat.
 
     python -m benchmarks.localize --instances FILE --repos DIR [--budgets 2000,4000,8000,16000]
-        [--systems ctxfold,bm25-functions,bm25-files] [--limit N] [--repo-filter sympy]
+        [--systems ctxfold,bm25-functions,bm25-files] [--limit N] [--per-repo N] [--repo-filter sympy]
         [--out results.json] [--workdir /tmp/ctxfold-eval]
 
 Conventions, stated once: paths are repository-relative and POSIX style; lines are 1-based
@@ -103,9 +103,10 @@ class Instance:
 
 
 def load_instances(
-    path: Path, limit: int | None = None, repo_filter: str | None = None
+    path: Path, limit: int | None = None, repo_filter: str | None = None, per_repo: int | None = None
 ) -> list[Instance]:
-    """Instances of a JSONL file, those whose repo contains ``repo_filter``, at most ``limit``."""
+    """Instances of a JSONL file, those whose repo contains ``repo_filter``, at most
+    ``per_repo`` of each repository (the first in file order), at most ``limit`` in all."""
     instances = []
     with open(path, encoding="utf-8") as fh:
         for number, line in enumerate(fh, 1):
@@ -116,6 +117,8 @@ def load_instances(
             except (ValueError, KeyError) as exc:
                 raise ValueError(f"{path}:{number}: not an instance: {exc}") from exc
             if repo_filter and repo_filter.lower() not in instance.repo.lower():
+                continue
+            if per_repo is not None and sum(i.repo == instance.repo for i in instances) >= per_repo:
                 continue
             instances.append(instance)
     return instances[:limit] if limit is not None else instances
@@ -1209,6 +1212,9 @@ def main(
         "--limit", type=int, default=None, help="first N instances (after the filter)"
     )
     parser.add_argument(
+        "--per-repo", type=int, default=None, help="at most N instances of each repository (a stratified sample)"
+    )
+    parser.add_argument(
         "--repo-filter", default=None, help="only repos whose owner/name contains this"
     )
     parser.add_argument("--out", type=Path, default=None, help="per-instance results (JSON)")
@@ -1217,7 +1223,7 @@ def main(
     )
     args = parser.parse_args(argv)
 
-    instances = load_instances(args.instances, args.limit, args.repo_filter)
+    instances = load_instances(args.instances, args.limit, args.repo_filter, args.per_repo)
     mirrors = load_mirrors(args.repos)
     absent = sorted({i.repo for i in instances} - set(mirrors))
     if absent:

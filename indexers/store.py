@@ -32,6 +32,7 @@ SCHEMA_VERSION = 3
 CODE_TABLES = ("files", "symbols", "edges")
 MANIFEST = "manifest.json"
 LOCK = "index.lock"
+ADD_BATCH = 50_000  # rows per LanceDB append
 
 
 class StoreError(CtxfoldError):
@@ -324,8 +325,8 @@ class CodeStore:
                     chunk = keys[start : start + 500]
                     quoted = ", ".join("'" + k.replace("'", "''") + "'" for k in chunk)
                     tbl.delete(f"{column} IN ({quoted})")
-                if rows:
-                    tbl.add(pa.Table.from_pylist(rows, schema=SCHEMAS[name]))
+                for start in range(0, len(rows), ADD_BATCH):  # in slices: bounded memory
+                    tbl.add(pa.Table.from_pylist(rows[start : start + ADD_BATCH], schema=SCHEMAS[name]))
             if name == "symbols" and (compact or len(rows) > 2000 or not tbl.list_indices()) and tbl.count_rows():
                 # The full-text index covers rows added later too (searched unindexed);
                 # rebuild it only after big changes.
