@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from collections import Counter
 from pathlib import Path
 
@@ -28,16 +29,23 @@ K1, B = 1.2, 0.75
 NAME_WEIGHT = 3  # extra term counts for the words of a symbol's own name
 
 
+@lru_cache(maxsize=200_000)
+def _terms_of(ident: str) -> tuple[str, ...]:
+    low = ident.lower()
+    parts = [p.lower() for chunk in ident.split("_") for p in _PARTS.findall(chunk)]
+    out = []
+    if len(parts) > 1 or (parts and parts[0] != low):
+        out.extend(p for p in parts if len(p) > 2 and p not in STOPWORDS)
+    if len(low) > 2 and low not in STOPWORDS:
+        out.append(low)
+    return tuple(out)
+
+
 def words(text: str) -> list[str]:
     """Identifier-aware terms: every identifier lowercased, plus its snake/Camel parts."""
     out: list[str] = []
     for ident in _WORD.findall(text):
-        low = ident.lower()
-        parts = [p.lower() for chunk in ident.split("_") for p in _PARTS.findall(chunk)]
-        if len(parts) > 1 or (parts and parts[0] != low):
-            out.extend(p for p in parts if len(p) > 2 and p not in STOPWORDS)
-        if len(low) > 2 and low not in STOPWORDS:
-            out.append(low)
+        out.extend(_terms_of(ident))
     return out
 
 
