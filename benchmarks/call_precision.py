@@ -244,6 +244,10 @@ def _pct(x: float | None) -> str:
     return "   -" if x is None else f"{100 * x:5.1f}%"
 
 
+def _count_shown(n: int, limit: int) -> str:
+    return f"first {limit} of {n}" if n > limit else str(n)
+
+
 def render(report: Report, settings: Settings = Settings()) -> str:
     s = report.statuses
     lines = [
@@ -288,10 +292,10 @@ def render(report: Report, settings: Settings = Settings()) -> str:
     # misses with a wrong edge or none, before name guesses and the one-edge-per-pair rule.
     wrong = sorted(report.wrong, key=lambda w: w.resolution == "name")
     misses = sorted(report.misses, key=lambda m: MISS_KINDS.index(m.kind))
-    lines += ["", f"wrong edges (first {settings.examples} of {len(report.wrong)}, at sites jedi judged)"]
+    lines += ["", f"wrong edges ({_count_shown(len(wrong), settings.examples)}, at sites jedi judged)"]
     for w in wrong[: settings.examples]:
         lines.append(f"  {w.where}  {w.callee}  → {w.dst} [{w.resolution}]   jedi: {w.jedi}")
-    lines += ["", f"misses (first {settings.examples} of {len(report.misses)})"]
+    lines += ["", f"misses ({_count_shown(len(misses), settings.examples)})"]
     for m in misses[: settings.examples]:
         lines.append(f"  {m.where}  {m.callee}  ctxfold: {m.ctxfold}   jedi: {m.jedi}   ({m.kind})")
     return "\n".join(lines)
@@ -399,6 +403,10 @@ def edges_for_ref(ref: Ref, same_line: Sequence[Ref], edges: Sequence[Edge], imp
     if len(same_line) > 1:
         names = _names_for(ref.chain, imports)
         edges = [e for e in edges if _dst_name(e.dst) in names and _shape_fits(ref.chain, e.resolution)]
+        # The resolver gives a reference one resolved edge or name guesses, never both:
+        # beside a resolved edge, guesses belong to another call (`self.f() == other.f()`).
+        if any(e.resolution != "name" for e in edges):
+            edges = [e for e in edges if e.resolution != "name"]
     return tuple(SiteEdge(e.dst, e.resolution) for e in edges)
 
 
@@ -499,6 +507,9 @@ class JediOracle:
         self._cache = tempfile.TemporaryDirectory(prefix="ctxfold-jedi-cache-")
         self._saved_cache_directory = self._jedi.settings.cache_directory
         self._jedi.settings.cache_directory = self._cache.name
+        # jedi's first question loads the builtins stubs, seconds of work that would
+        # otherwise count against the first site's time limit.
+        self._jedi.Script(code="len\n", project=self.project, environment=self.environment).infer(1, 0)
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -24,14 +24,14 @@ class RecallSettings:
     vector_hits: int = 40  # nearest embedded symbols fused with them (0: vectors off)
     fact_seed: float = 2.0  # seed weight of a symbol that a relevant fact is anchored to
     # Diffusion (personalized PageRank by power iteration around the seeds).
-    restart: float = 0.5  # share of activation that returns to the seeds each step
+    restart: float = 0.8  # share of activation that returns to the seeds each step
     iterations: int = 3
     max_fanout: int = 40  # a hub spreads only to its strongest neighbours
     spread_floor: float = 1e-3  # nodes below this share of the top activation do not spread
     max_candidates: int = 600  # ranked symbols kept for packing and the manifest
     reverse_factor: float = 0.7  # callers of a seed matter a bit less than its callees
     test_factor: float = 0.4  # score factor for test code the task does not point at
-    file_prior: float = 0.35  # weight of a file's best seeds on every symbol of it
+    file_prior: float = 1.0  # weight of a file's best seeds on every symbol of it
     # Packing.
     max_item_share: float = 0.5  # one item may not take more than this share of the budget (but the first)
     signature_value: float = 0.25  # value of a signature relative to the full body

@@ -171,6 +171,16 @@ def test_calls_sharing_a_line_keep_their_own_edges():
     assert edges_for_ref(inner, [outer, inner], edges, imports) == (SiteEdge("m.py:C.f", "self"),)
 
 
+def test_name_guesses_beside_a_resolved_edge_belong_to_the_other_call():
+    mine, other = Ref(["self", "flatten"], 9, "C.eq"), Ref(["other", "flatten"], 9, "C.eq")
+    edges = [
+        Edge("m.py:C.eq", "m.py:C.flatten", "call", "self", 0.95, 9),
+        Edge("m.py:C.eq", "q.py:Q.flatten", "call", "name", 0.25, 9),
+    ]
+    assert edges_for_ref(mine, [mine, other], edges, []) == (SiteEdge("m.py:C.flatten", "self"),)
+    assert edges_for_ref(other, [mine, other], edges, []) == (SiteEdge("q.py:Q.flatten", "name"),)
+
+
 def test_the_command_prints_the_table(tiny, tmp_path, capsys):
     assert main([str(tiny), "--sample", "5", "--store", str(tmp_path / "store"), "--json", str(tmp_path / "r.json")]) == 0
     out = capsys.readouterr().out
