@@ -16,7 +16,9 @@ import fcntl
 import json
 import os
 import re
+import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import timedelta
@@ -139,7 +141,7 @@ def parsed_from_row(row: dict, symbols: list[Symbol]) -> tuple[ParsedFile, FileR
         hash=row["hash"],
         lines=row["lines"],
         symbols=symbols,
-        refs=[Ref(c, l, s, k) for c, l, s, k in json.loads(row["refs"])],
+        refs=[Ref([sys.intern(x) for x in c], l, sys.intern(s), sys.intern(k)) for c, l, s, k in json.loads(row["refs"])],
         imports=[Import(m, n, a, l) for m, n, a, l in json.loads(row["imports"])],
         package=row["package"],
         errors=errors,
@@ -189,7 +191,14 @@ def edge_row(e: Edge) -> dict:
 
 
 def edge_from_row(row: dict) -> Edge:
-    return Edge(row["src"], row["dst"], row["kind"], row["resolution"], row["confidence"], row["line"])
+    # Ids repeat across many edges: one string object each, not one per row.
+    return Edge(sys.intern(row["src"]), sys.intern(row["dst"]), sys.intern(row["kind"]),
+                sys.intern(row["resolution"]), row["confidence"], row["line"])
+
+
+def _iter_rows(table: pa.Table) -> Iterator[dict]:
+    for batch in table.to_batches(max_chunksize=20_000):
+        yield from batch.to_pylist()
 
 
 # --- the store ------------------------------------------------------------------
@@ -283,15 +292,17 @@ class CodeStore:
             tbl.checkout(version)
         return tbl
 
-    def read_all(self) -> tuple[dict, dict[str, list[dict]]]:
-        """The committed manifest and every row of the code tables at its versions."""
+    def read_all(self) -> tuple[dict, dict[str, Iterator[dict]]]:
+        """The committed manifest and every row of the code tables at its versions, as
+        iterators that hold one Arrow batch of Python rows at a time."""
         manifest = self.manifest()
         if manifest is None:
-            return {}, {name: [] for name in CODE_TABLES}
+            return {}, {name: iter(()) for name in CODE_TABLES}
         rows = {}
         for name in CODE_TABLES:
             tbl = self._table(name, manifest["versions"][name])
-            rows[name] = tbl.to_arrow().to_pylist()
+            columns = [c for c in SCHEMAS[name].names if c != "search_text"]  # search_text: only for FTS
+            rows[name] = _iter_rows(tbl.to_arrow().select(columns))
         return manifest, rows
 
     def drop_code_tables(self) -> None:
