@@ -344,20 +344,20 @@ def recall(
     # Plan with per-item token counts, then render and count exactly.
     reserve = int(budget * settings.manifest_share) + 60
     remaining = budget - reserve - sum(count_tokens(f.text, enc) + 3 for f in fact_lines)
-    while fact_lines and remaining < budget * 0.3:
+    while fact_lines and remaining < budget * settings.min_code_share:
         fact_lines.pop()  # facts never crowd out the code entirely
         remaining = budget - reserve - sum(count_tokens(f.text, enc) + 3 for f in fact_lines)
     chosen: dict[str, str] = {}
     planned: list[tuple[Candidate, str, str, int]] = []  # candidate, level, block, tokens
-    pool = candidates[:400]
-    sig_reserve = int(budget * 0.12)
+    pool = candidates[: settings.pack_pool]
+    sig_reserve = int(budget * settings.signature_share)
     for c in pool:  # pass 1: bodies in score order
         if remaining - sig_reserve <= 40:
             break
         if _covered(chosen, c.sym):
             continue
         if c.sym.kind in TYPE_KINDS and (
-            c.sym.tokens_full > 600 or any(k.startswith(c.sym.id + ".") for k in chosen)
+            c.sym.tokens_full > settings.max_full_type_tokens or any(k.startswith(c.sym.id + ".") for k in chosen)
         ):
             continue  # a big type, or one whose members are in: shown as its signature
         block = _item_block(src, c, "full")
@@ -366,7 +366,7 @@ def recall(
             chosen[c.sym.id] = "full"
             planned.append((c, "full", block, cost))
             remaining -= cost
-    for c in pool[:150]:  # pass 2: signatures of the best of the rest
+    for c in pool[: settings.signature_pool]:  # pass 2: signatures of the best of the rest
         if remaining <= 30:
             break
         if c.sym.id in chosen or _covered(chosen, c.sym):

@@ -33,8 +33,12 @@ class RecallSettings:
     test_factor: float = 0.4  # score factor for test code the task does not point at
     file_prior: float = 1.0  # weight of a file's best seeds on every symbol of it
     # Packing.
+    pack_pool: int = 400  # best candidates considered for bodies
+    signature_pool: int = 150  # best candidates considered for signatures
+    signature_share: float = 0.12  # budget kept for signatures while bodies are packed
+    max_full_type_tokens: int = 600  # a bigger class shows as its signature, members on their own
+    min_code_share: float = 0.3  # facts never take more than the rest of this share
     max_item_share: float = 0.5  # one item may not take more than this share of the budget (but the first)
-    signature_value: float = 0.25  # value of a signature relative to the full body
     manifest_share: float = 0.08  # budget kept for the list of what was left out
     manifest_items: int = 15
     large_result_chars: int = 40_000  # above this, tell Claude Code not to spill to a file
