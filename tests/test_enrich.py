@@ -3,6 +3,7 @@ answers come back as validated, hash-stamped semantic edges, cached by content."
 
 from __future__ import annotations
 
+import dataclasses
 import ast
 import hashlib
 import json
@@ -223,7 +224,7 @@ def test_a_changed_symbol_re_asks_only_its_cluster(symbols, tmp_path):
     with FakeLLMServer(default=couplings) as server:
         first = run(symbols, server, store, settings=settings)
         assert first.requests == 2
-        changed = [Symbol(**{**vars(s), "hash": "edited"}) if s.id == READ else s for s in symbols]
+        changed = [dataclasses.replace(s, hash="edited") if s.id == READ else s for s in symbols]
         again = run(changed, server, store, settings=settings)
     assert (again.requests, again.cached) == (1, first.requests - 1)
     assert len(server.requests) == first.requests + 1
