@@ -4,6 +4,7 @@ Query captures, shared by every language's ``queries/<lang>.scm``:
   @definition.<kind> + @name   a symbol (kind: function, class, struct, interface, ...)
   @reference.call              the callee expression of a call
   @reference.inherit           a base class / implemented interface
+  @assign.target + @assign.value   ``target = Callee(...)``: a name bound to a call's result
   @import                      an import statement, handed to the language's hooks
 tree-sitter gives bytes and 0-based rows; everything leaving this module is 1-based lines.
 """
@@ -114,7 +115,11 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
     call_nodes: list[Node] = []
     inherit_nodes: list[Node] = []
     import_nodes: list[Node] = []
+    assigns: list[tuple[Node, Node]] = []  # (target, callee)
     for _, caps in QueryCursor(_query(language)).matches(root):
+        if "assign.target" in caps and "assign.value" in caps:
+            assigns.append((caps["assign.target"][0], caps["assign.value"][0]))
+            continue
         for cap_name, nodes in caps.items():
             if cap_name.startswith("definition."):
                 name_nodes = caps.get("name")
@@ -226,6 +231,10 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
             chain = split_chain(lang.ref_text(node, data) if hasattr(lang, "ref_text") else text_of(node, data))
             if chain and len(chain) <= 8:
                 parsed.refs.append(Ref(chain=chain, line=node.start_point[0] + 1, scope=scope_of(node), kind=kind))
+    for target, value in assigns:
+        chain = split_chain(text_of(value, data))
+        if chain and len(chain) <= 8:
+            parsed.refs.append(Ref(chain, value.start_point[0] + 1, scope_of(value), "assign", text_of(target, data)))
     for node in import_nodes:
         parsed.imports.extend(lang.imports(node, data))
     if hasattr(lang, "package"):

@@ -30,7 +30,7 @@ from .errors import CtxfoldError
 from .paths import connect
 from .types import Edge, FileRecord, Import, ParsedFile, Ref, Symbol
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 CODE_TABLES = ("files", "symbols", "edges")
 MANIFEST = "manifest.json"
 LOCK = "index.lock"
@@ -129,7 +129,7 @@ def file_row(pf: ParsedFile, size: int, mtime_ns: int) -> dict:
         "errors": json.dumps(pf.errors),
         "package": pf.package,
         "imports": json.dumps([[i.module, i.name, i.local, i.line] for i in pf.imports]),
-        "refs": json.dumps([[r.chain, r.line, r.scope, r.kind] for r in pf.refs]),
+        "refs": json.dumps([[r.chain, r.line, r.scope, r.kind, r.target] for r in pf.refs]),
     }
 
 
@@ -141,7 +141,7 @@ def parsed_from_row(row: dict, symbols: list[Symbol]) -> tuple[ParsedFile, FileR
         hash=row["hash"],
         lines=row["lines"],
         symbols=symbols,
-        refs=[Ref([sys.intern(x) for x in c], l, sys.intern(s), sys.intern(k)) for c, l, s, k in json.loads(row["refs"])],
+        refs=[Ref([sys.intern(x) for x in c], l, sys.intern(s), sys.intern(k), t) for c, l, s, k, t in json.loads(row["refs"])],
         imports=[Import(m, n, a, l) for m, n, a, l in json.loads(row["imports"])],
         package=row["package"],
         errors=errors,

@@ -20,6 +20,13 @@ from ..resolve import CONFIDENCE, MAX_NAME_CANDIDATES, ResolveIndex, name_edges
 from ..types import Edge, Import, ParsedFile, symbol_id
 
 _BUILTINS = set(dir(builtins))
+# Methods of builtin types and common library objects: ``names.append(x)`` or
+# ``log.info(...)`` almost never calls a same-named method of the repository.
+_COMMON_METHODS = {
+    name for t in (list, dict, str, bytes, set, frozenset, tuple, int, float)
+    for name in dir(t) if not name.startswith("__")
+} | {"read", "write", "close", "readline", "readlines", "flush", "seek", "open",
+     "info", "debug", "warning", "error", "exception", "critical", "log"}
 MODULE_MAP_FROM_PATHS = True  # build_module_map reads paths only, never symbols
 _FUNCTION_TYPES = {"function_definition", "lambda"}
 
@@ -76,6 +83,11 @@ def build_module_map(paths: list[str], index: ResolveIndex) -> dict[str, str]:
     ``__init__.py``) and from the repository root, with ``src/``-style roots stripped."""
     path_set = set(paths)
     modules: dict[str, str] = {}
+    # A repository whose root is itself a package (indexing django/ inside the checkout)
+    # imports its modules by the root folder's name.
+    root_package = index.root.name if index.root is not None and "__init__.py" in path_set else ""
+    if root_package:
+        modules[root_package] = "__init__.py"
     for path in sorted(paths, key=lambda p: (p.count("/"), p)):
         if not path.endswith((".py", ".pyi")):
             continue
@@ -87,11 +99,12 @@ def build_module_map(paths: list[str], index: ResolveIndex) -> dict[str, str]:
             continue
         names = {".".join(parts)}
         # Walk up while the directory is a package.
-        start = len(parts) - 1 if path.endswith(("__init__.py", "__init__.pyi")) else len(parts) - 1
-        top = start
+        top = len(parts) - 1
         while top > 0 and "/".join(parts[:top]) + "/__init__.py" in path_set:
             top -= 1
         names.add(".".join(parts[top:]))
+        if root_package and top == 0:
+            names.add(f"{root_package}.{'.'.join(parts)}")
         if parts[0] in ("src", "lib", "python") and len(parts) > 1:
             names.add(".".join(parts[1:]))
         for name in names:
@@ -271,6 +284,43 @@ def _imports_by_local(pf: ParsedFile, index: ResolveIndex) -> dict[str, list[Imp
     return table
 
 
+def _receiver_types(pf: ParsedFile, index: ResolveIndex) -> dict[tuple[str, str], tuple[str, str]]:
+    """(scope, bound name) → (path, class qualname) for names bound to a class's
+    instance (``x = Cls(...)`` in a function; ``self.x = Cls(...)`` anywhere in a class,
+    keyed by the class). A name bound to two different classes is left untyped."""
+    found: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for ref in pf.refs:
+        if ref.kind != "assign":
+            continue
+        target = _resolve_chain(ref.chain, pf, ref.scope, index)
+        if target is None or not target.path or not target.qualname:
+            continue
+        sym = index.get(target.path, target.qualname)
+        if sym is None or sym.kind != "class":
+            continue
+        if ref.target.startswith("self.") and ref.target.count(".") == 1:
+            owner = _enclosing_class(pf, ref.scope, index)
+            if owner is None:
+                continue
+            key = (owner, ref.target)
+        elif is_identifier(ref.target):
+            key = (ref.scope, ref.target)
+        else:
+            continue
+        found.setdefault(key, set()).add((target.path, target.qualname))
+    return {key: next(iter(types)) for key, types in found.items() if len(types) == 1}
+
+
+def _typed_receiver(chain, scope, receivers, pf, index) -> tuple[str, str] | None:
+    if len(chain) == 2 and (scope, chain[0]) in receivers:
+        return receivers[(scope, chain[0])]
+    if len(chain) == 3 and chain[0] == "self":
+        owner = _enclosing_class(pf, scope, index)
+        if owner is not None:
+            return receivers.get((owner, f"self.{chain[1]}"))
+    return None
+
+
 def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
     file_node = symbol_id(pf.path, "")
     edges: list[Edge] = []
@@ -284,11 +334,21 @@ def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
         dst = symbol_id(target.module, "") if target.module else symbol_id(target.path, target.qualname)
         edges.append(Edge(file_node, dst, "import", "import", CONFIDENCE["import"], imp.line))
 
+    receivers = _receiver_types(pf, index)
     for ref in pf.refs:
+        if ref.kind == "assign":
+            continue
         src = symbol_id(pf.path, ref.scope) if ref.scope else file_node
         chain = ref.chain
         head = chain[0]
         kind = ref.kind
+        # cart.add() after cart = Cart(...); self.client.send() after self.client = Client(...)
+        typed = _typed_receiver(chain, ref.scope, receivers, pf, index)
+        if typed is not None:
+            found = index.member(typed[0], typed[1], chain[-1], bases)
+            if found:
+                edges.append(Edge(src, found, kind, "qualified", CONFIDENCE["qualified"], ref.line))
+                continue
         # self.method() / cls.method() / super().method()
         if head in ("self", "cls", "super()") and len(chain) == 2:
             cls_qual = _enclosing_class(pf, ref.scope, index)
@@ -319,7 +379,7 @@ def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
             if head in imported:
                 continue  # imported from outside the repository
             edges.extend(name_edges(src, _py_only(index.by_name(head, exclude_path=pf.path)), kind, ref.line))
-        elif is_identifier(chain[-1]) and head not in imported:
+        elif is_identifier(chain[-1]) and head not in imported and chain[-1] not in _COMMON_METHODS:
             # obj.method() with an unknown receiver: a method of that name, if rare.
             edges.extend(name_edges(src, _py_only(index.by_name(chain[-1], members=True)), kind, ref.line))
     return edges

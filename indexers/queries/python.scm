@@ -8,6 +8,9 @@
 (decorator [(identifier) (attribute)] @reference.call)
 (decorator (call function: [(identifier) (attribute)] @reference.call))
 
+; Bindings to a call's result, for receiver types: cart = Cart(), self.client = Client()
+(assignment left: [(identifier) (attribute)] @assign.target right: (call function: [(identifier) (attribute)] @assign.value))
+
 ; Imports
 (import_statement) @import
 (import_from_statement) @import
