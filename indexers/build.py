@@ -133,6 +133,9 @@ class Indexer:
         self._manifest_mtime = -1
         self.load_note = ""
         # Derived lookups for incremental updates, built on first need.
+        # The last update as (generation before, generation after, changed files, files
+        # resolved again), so that readers can patch their views instead of rebuilding.
+        self.last_change: tuple[int, int, set[str], set[str]] | None = None
         self._root_str = str(self.repo)
         self._abs_paths: dict[str, str] = {}
         self._resolve_index: ResolveIndex | None = None
@@ -165,6 +168,7 @@ class Indexer:
         self.skipped = [Skipped(p, r) for p, r in manifest.get("skipped", [])]
         self.dirs = manifest.get("dirs", {})
         self._resolve_index = self._ref_names = self._edges_into = None
+        self.last_change = None
         self.generation = manifest.get("generation", 0)
         self.committed_at = manifest.get("committed_at", 0.0)
         self._manifest_mtime = self.store.manifest_mtime()
@@ -364,6 +368,7 @@ class Indexer:
         )
         self.skipped = skipped
         self.dirs = result.dirs
+        self.last_change = (self.generation, manifest["generation"], set(changed), set(to_resolve))
         self.generation = manifest["generation"]
         self.committed_at = manifest["committed_at"]
         self._manifest_mtime = self.store.manifest_mtime()
@@ -384,6 +389,12 @@ class Indexer:
             for path in changed & self.files.keys():
                 self._add_ref_names(path, self.files[path])
         return self._ref_names, self._edges_into
+
+    def sources_of_edges_into(self, paths: set[str]) -> set[str] | None:
+        """Files with edges into ``paths``, when that is known without a scan."""
+        if self._edges_into is None:
+            return None
+        return {src for p in paths for src in self._edges_into.get(p, ())}
 
     def _add_ref_names(self, path: str, pf: ParsedFile) -> None:
         for name in _ref_names_of(pf):

@@ -17,13 +17,17 @@ def build_graph(symbols: list[Symbol], edges: list[Edge], paths: list[str]) -> n
         g.add_node(symbol_id(path, ""))
     for sym in symbols:
         g.add_node(sym.id)
+    add_code_edges(g, edges)
+    return g
+
+
+def add_code_edges(g: nx.DiGraph, edges: list[Edge]) -> None:
     for e in edges:
         if e.src in g and e.dst in g:
             w = KIND_WEIGHT.get(e.kind, 0.5) * e.confidence
             data = g.get_edge_data(e.src, e.dst)
             if data is None or data["weight"] < w:
                 g.add_edge(e.src, e.dst, weight=w, kind=e.kind, resolution=e.resolution)
-    return g
 
 
 def add_semantic_edges(g: nx.DiGraph, edges: list[SemanticEdge]) -> int:

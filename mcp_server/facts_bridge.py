@@ -94,13 +94,18 @@ def coupling_edges(ws: Workspace, store) -> list:
     """Facts that tie two or more symbols together (type coupling, or any fact with several
     code anchors) become semantic edges with the agent as provenance, while their anchors
     keep the hashes they had when the fact was recorded."""
-    from indexers.semantic import current_hash_of
-    from indexers.types import SemanticEdge
+    from indexers.types import SemanticEdge, split_symbol_id
 
-    # Called while views are being built: read hashes from the index, not from the views.
-    now = current_hash_of(ws.indexer)
+    def now(sid: str) -> str | None:
+        # Called while views are built: read the index, not the views.
+        path, qualname = split_symbol_id(sid)
+        pf = ws.indexer.files.get(path)
+        return next((s.hash for s in pf.symbols if s.qualname == qualname), None) if pf else None
+
     edges = []
     for fact in store.list("active"):
+        if sum(1 for a in fact.about if a.symbol_id) < 2:
+            continue
         anchors = [a for a in fact.about if a.symbol_id and now(a.symbol_id) == a.hash]
         if len(anchors) < 2:
             continue

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexers.build import Indexer, Progress, UpdateStats
-from indexers.graph import add_semantic_edges, build_graph
+from indexers.graph import add_code_edges, add_semantic_edges, build_graph
 from indexers.paths import store_dir_for
 from indexers.scan import DEFAULT_MAX_BYTES
 from indexers.store import StoreBusy
@@ -31,7 +31,9 @@ log = logging.getLogger("ctxfold")
 class Views:
     """Read-only lookups over one generation of the index."""
 
-    generation: tuple
+    generation: int
+    semantic_stamp: tuple = ()
+    semantic_edges: list = field(default_factory=list)
     symbols: dict[str, Symbol] = field(default_factory=dict)  # id -> Symbol
     by_path: dict[str, list[Symbol]] = field(default_factory=dict)
     by_name: dict[str, list[Symbol]] = field(default_factory=dict)  # lowercased name
@@ -84,48 +86,102 @@ class Workspace:
 
     def views(self) -> Views:
         with self._lock:
-            gen = (self.indexer.generation, self._semantic_stamp())
-            if self._views is None or self._views.generation != gen:
-                self._views = self._build_views(gen)
-                self.text.sync(self.repo, self.indexer.files)
-            return self._views
+            stamp = self._semantic_stamp()
+            v = self._views
+            if v is None or v.semantic_stamp != stamp:
+                v = self._build_views()
+            elif v.generation != self.indexer.generation and not self._patch_views(v):
+                v = self._build_views()
+            self._views = v
+            self.text.sync(self.repo, self.indexer.files)
+            return v
 
-    def _build_views(self, generation: int) -> Views:
+    def _build_views(self) -> Views:
         started = time.perf_counter()
-        v = Views(generation=generation)
+        v = Views(generation=self.indexer.generation, semantic_stamp=self._semantic_stamp())
         for path, pf in self.indexer.files.items():
-            v.by_path[path] = pf.symbols
-            for sym in pf.symbols:
-                v.symbols[sym.id] = sym
-                v.by_name.setdefault(sym.name.lower(), []).append(sym)
+            self._add_file_symbols(v, path, pf.symbols)
         v.graph = build_graph(list(v.symbols.values()), self.indexer.all_edges(), list(self.indexer.files))
-        v.semantic = add_semantic_edges(v.graph, self._fresh_semantic_edges())
-        log.debug("views for generation %d built in %.0f ms", generation, (time.perf_counter() - started) * 1000)
+        v.semantic_edges = self._stored_semantic_edges()
+        v.semantic = add_semantic_edges(v.graph, self._fresh(v.semantic_edges))
+        log.debug("views for generation %d built in %.0f ms", v.generation, (time.perf_counter() - started) * 1000)
         return v
 
-    def _semantic_stamp(self) -> int:
-        """Changes whenever semantic edges or coupling facts are written (by any process)."""
-        stamp = 0
-        for table in ("semantic_edges", "facts"):
-            try:
-                stamp += os.stat(self.store_dir / "lance" / f"{table}.lance" / "_versions").st_mtime_ns
-            except OSError:
-                pass
-        return stamp
+    @staticmethod
+    def _add_file_symbols(v: Views, path: str, symbols: list[Symbol]) -> None:
+        v.by_path[path] = symbols
+        for sym in symbols:
+            v.symbols[sym.id] = sym
+            v.by_name.setdefault(sym.name.lower(), []).append(sym)
 
-    def _fresh_semantic_edges(self) -> list:
-        """Semantic edges whose ends still have the hashes they were derived from, plus
-        couplings the agent recorded as facts."""
+    def _patch_views(self, v: Views) -> bool:
+        """Bring views one update forward in place: drop the changed files' nodes, add
+        their new ones, and re-add the edges of every file whose edges could have changed
+        or been dropped. False when the last update does not start at these views."""
+        change = self.indexer.last_change
+        if change is None or change[0] != v.generation:
+            return False
+        _, generation, changed, resolved = change
+        into = self.indexer.sources_of_edges_into(changed)
+        if into is None:
+            return False
+        g = v.graph
+        for path in changed:
+            for sym in v.by_path.pop(path, []):
+                v.symbols.pop(sym.id, None)
+                same = v.by_name.get(sym.name.lower(), [])
+                if sym in same:
+                    same.remove(sym)
+                if sym.id in g:
+                    g.remove_node(sym.id)
+            g.remove_node(f"{path}:") if f"{path}:" in g else None
+        for path in resolved - changed:
+            nodes = [f"{path}:"] + [s.id for s in v.by_path.get(path, [])]
+            g.remove_edges_from([e for n in nodes if n in g for e in g.out_edges(n)])
+        for path in changed:
+            pf = self.indexer.files.get(path)
+            if pf is not None:
+                self._add_file_symbols(v, path, pf.symbols)
+                g.add_node(f"{path}:")
+                g.add_nodes_from(s.id for s in pf.symbols)
+        for path in (resolved | changed | into) & self.indexer.files.keys():
+            add_code_edges(g, self.indexer.edges.get(path, []))
+        add_semantic_edges(g, self._fresh(v.semantic_edges))
+        v.neighbours.clear()
+        v.generation = generation
+        return True
+
+    def _semantic_stamp(self) -> tuple:
+        """Changes when semantic edges are written (by any process) or when the agent's
+        coupling facts change (not when a fact is merely served)."""
+        try:
+            table = os.stat(self.store_dir / "lance" / "semantic_edges.lance" / "_versions").st_mtime_ns
+        except OSError:
+            table = 0
+        agent = tuple(sorted((e.src, e.dst, e.src_hash, e.dst_hash) for source in self.edge_sources for e in source()))
+        return (table, agent)
+
+    def _stored_semantic_edges(self) -> list:
+        """Every semantic edge: derived ones from the store, and couplings the agent
+        recorded as facts (those are fresh by construction)."""
         edges = []
         if (self.store_dir / "lance" / "semantic_edges.lance").exists():
             from indexers.paths import connect
-            from indexers.semantic import current_hash_of
-            from indexers.semantic_store import fresh_edges, load_edges
+            from indexers.semantic_store import load_edges
 
-            edges = fresh_edges(load_edges(connect(self.store_dir)), current_hash_of(self.indexer))
+            edges = load_edges(connect(self.store_dir))
         for source in self.edge_sources:
             edges.extend(source())
         return edges
+
+    def _fresh(self, edges: list) -> list:
+        """The edges whose ends still have the hashes they were derived from."""
+        if not edges:
+            return []
+        from indexers.semantic import current_hash_of
+        from indexers.semantic_store import fresh_edges
+
+        return fresh_edges(edges, current_hash_of(self.indexer))
 
     def fresh_views(self, progress: Progress | None = None) -> Views:
         self.refresh(progress)
