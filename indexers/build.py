@@ -347,10 +347,11 @@ class Indexer:
         if not (changed or touched_meta or to_resolve) and self.generation and result.dirs == self.dirs:
             return
         file_keys = sorted(changed | set(touched_meta))
-        file_rows = [file_row(self.files[p], self.records[p].size, self.records[p].mtime_ns) for p in file_keys if p in self.files]
-        sym_rows = [symbol_row(s) for p in sorted(parsed) for s in parsed[p].symbols]
+        # Generators: rows are made slice by slice as the store appends them.
+        file_rows = (file_row(self.files[p], self.records[p].size, self.records[p].mtime_ns) for p in file_keys if p in self.files)
+        sym_rows = (symbol_row(s) for p in sorted(parsed) for s in parsed[p].symbols)
         edge_keys = sorted(to_resolve | changed)
-        edge_rows = [edge_row(e) for p in edge_keys for e in self.edges.get(p, [])]
+        edge_rows = (edge_row(e) for p in edge_keys for e in self.edges.get(p, []))
         if progress:
             progress("write", 0, 0)
         manifest = self.store.commit(

@@ -13,12 +13,13 @@ nothing here touches them.
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import os
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import timedelta
@@ -34,7 +35,7 @@ SCHEMA_VERSION = 4
 CODE_TABLES = ("files", "symbols", "edges")
 MANIFEST = "manifest.json"
 LOCK = "index.lock"
-ADD_BATCH = 50_000  # rows per LanceDB append
+ADD_BATCH = 20_000  # rows per LanceDB append
 
 
 class StoreError(CtxfoldError):
@@ -315,7 +316,7 @@ class CodeStore:
         except FileNotFoundError:
             pass
 
-    def commit(self, manifest_extra: dict, replace: dict[str, tuple[str, list[str], list[dict]]], compact: bool = False) -> dict:
+    def commit(self, manifest_extra: dict, replace: dict[str, tuple[str, list[str], Iterable[dict]]], compact: bool = False) -> dict:
         """Replace rows and commit. ``replace[table] = (key column, keys to delete, rows to add)``.
 
         Call with the write lock held.
@@ -329,16 +330,18 @@ class CodeStore:
                 # A write that crashed before its commit: roll the table back first.
                 tbl.checkout(committed)
                 tbl.restore()
-            rows = []
+            added = 0
             if name in replace:
                 column, keys, rows = replace[name]
                 for start in range(0, len(keys), 500):
                     chunk = keys[start : start + 500]
                     quoted = ", ".join("'" + k.replace("'", "''") + "'" for k in chunk)
                     tbl.delete(f"{column} IN ({quoted})")
-                for start in range(0, len(rows), ADD_BATCH):  # in slices: bounded memory
-                    tbl.add(pa.Table.from_pylist(rows[start : start + ADD_BATCH], schema=SCHEMAS[name]))
-            if name == "symbols" and (compact or len(rows) > 2000 or not tbl.list_indices()) and tbl.count_rows():
+                rows = iter(rows)
+                while batch := list(itertools.islice(rows, ADD_BATCH)):  # in slices: bounded memory
+                    tbl.add(pa.Table.from_pylist(batch, schema=SCHEMAS[name]))
+                    added += len(batch)
+            if name == "symbols" and (compact or added > 2000 or not tbl.list_indices()) and tbl.count_rows():
                 # The full-text index covers rows added later too (searched unindexed);
                 # rebuild it only after big changes.
                 from lancedb.index import FTS
