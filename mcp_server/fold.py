@@ -211,29 +211,20 @@ def _head_tail(rel: str, src_lines: list[str], budget: int | None, source_tokens
     text = f"# {rel}: {len(src_lines)} lines (no grammar for this file type)\n" + "\n".join(numbered) + "\n"
     if count_tokens(text, encoding) <= limit:
         return FoldResult(rel, text, count_tokens(text, encoding), source_tokens, [], [])
-    head, tail = 0, 0
-    step = max(1, len(numbered) // 50)
-    while True:
-        h, t = head + step, tail + step
-        if h + t >= len(numbered):
-            break
-        cut = len(numbered) - h - t
-        trial = (
-            f"# {rel}: {len(src_lines)} lines (no grammar for this file type); middle cut: lines {h + 1}-{len(numbered) - t} ({cut} lines)\n"
-            + "\n".join(numbered[:h])
-            + f"\n\t... cut L{h + 1}-L{len(numbered) - t}, {cut} lines\n"
-            + "\n".join(numbered[len(numbered) - t :])
+
+    def cut_text(head: int, tail: int) -> str:
+        first, last = head + 1, len(numbered) - tail
+        return (
+            f"# {rel}: {len(src_lines)} lines (no grammar for this file type); middle cut: lines {first}-{last} ({last - first + 1} lines)\n"
+            + "\n".join(numbered[:head])
+            + f"\n\t... cut L{first}-L{last}, {last - first + 1} lines\n"
+            + "\n".join(numbered[len(numbered) - tail :])
             + "\n"
         )
-        if count_tokens(trial, encoding) > limit:
-            break
-        head, tail = h, t
-    cut = len(numbered) - head - tail
-    text = (
-        f"# {rel}: {len(src_lines)} lines (no grammar for this file type); middle cut: lines {head + 1}-{len(numbered) - tail} ({cut} lines)\n"
-        + "\n".join(numbered[:head])
-        + f"\n\t... cut L{head + 1}-L{len(numbered) - tail}, {cut} lines\n"
-        + "\n".join(numbered[len(numbered) - tail :])
-        + "\n"
-    )
+
+    head, tail = 0, 0
+    step = max(1, len(numbered) // 50)
+    while head + tail + 2 * step < len(numbered) and count_tokens(cut_text(head + step, tail + step), encoding) <= limit:
+        head, tail = head + step, tail + step
+    text = cut_text(head, tail)
     return FoldResult(rel, text, count_tokens(text, encoding), source_tokens, [(head + 1, len(numbered) - tail, 0)], ["middle cut"])
