@@ -102,9 +102,9 @@ class ResolveIndex:
         return ids
 
 
-def name_edges(src: str, candidates: list[str], kind: str, line: int) -> list[Edge]:
+def name_edges(src: str, candidates: list[str], kind: str, line: int, most: int = MAX_NAME_CANDIDATES) -> list[Edge]:
     """Bare-name fallback: link to few candidates, each with a split confidence."""
-    if not candidates or len(candidates) > MAX_NAME_CANDIDATES:
+    if not candidates or len(candidates) > most:
         return []
     conf = CONFIDENCE["name"] / len(candidates)
     return [Edge(src, dst, kind, "name", conf, line) for dst in candidates]
