@@ -35,7 +35,8 @@ SCHEMA_VERSION = 4
 CODE_TABLES = ("files", "symbols", "edges")
 MANIFEST = "manifest.json"
 LOCK = "index.lock"
-ADD_BATCH = 20_000  # rows per LanceDB append
+# Rows per LanceDB append: bounded memory. File rows carry every reference as JSON.
+ADD_BATCH = {"files": 200, "symbols": 5_000, "edges": 10_000}
 
 
 class StoreError(CtxfoldError):
@@ -338,7 +339,7 @@ class CodeStore:
                     quoted = ", ".join("'" + k.replace("'", "''") + "'" for k in chunk)
                     tbl.delete(f"{column} IN ({quoted})")
                 rows = iter(rows)
-                while batch := list(itertools.islice(rows, ADD_BATCH)):  # in slices: bounded memory
+                while batch := list(itertools.islice(rows, ADD_BATCH[name])):
                     tbl.add(pa.Table.from_pylist(batch, schema=SCHEMAS[name]))
                     added += len(batch)
             if name == "symbols" and (compact or added > 2000 or not tbl.list_indices()) and tbl.count_rows():
