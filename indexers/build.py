@@ -329,6 +329,7 @@ class Indexer:
                 self._note_edges(path, old_edges, self.edges[path])
                 if progress and i % 50 == 0:
                     progress("resolve", i, len(to_resolve))
+            index.cache.clear()  # memos of this resolution; a full index leaves many
         elif self._resolve_index is not None:
             self._resolve_index.replace(set(deleted), parsed)
         for path in deleted:
