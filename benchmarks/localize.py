@@ -881,6 +881,23 @@ def run_ctxfold(
     return SystemRun(build_s, packs)
 
 
+def _run_bm25(build: Callable[[], tuple[list, Bm25Index]], pack: Callable, task: str,
+              budgets: Sequence[int], clock: Clock) -> SystemRun:
+    """Index once (timed as build), rank once, then pack once per budget."""
+    started = clock()
+    docs, index = build()
+    build_s = clock() - started
+    started = clock()
+    ranked = index.rank(text_terms(task))
+    query_ms = (clock() - started) * 1000
+    packs = {}
+    for budget in budgets:
+        started = clock()
+        items, used = pack(ranked, docs, budget)
+        packs[budget] = Pack(items, used, query_ms + (clock() - started) * 1000)
+    return SystemRun(build_s, packs)
+
+
 def run_bm25_functions(
     files: Sequence[SourceFile],
     task: str,
@@ -889,19 +906,11 @@ def run_bm25_functions(
     settings: BaselineSettings,
     clock: Clock = time.perf_counter,
 ) -> SystemRun:
-    started = clock()
-    chunks = function_chunks(files, count, settings)
-    index = Bm25Index([c.terms for c in chunks])
-    build_s = clock() - started
-    started = clock()
-    ranked = index.rank(text_terms(task))
-    query_ms = (clock() - started) * 1000
-    packs = {}
-    for budget in budgets:
-        started = clock()
-        items, used = pack_chunks(ranked, chunks, budget, settings)
-        packs[budget] = Pack(items, used, query_ms + (clock() - started) * 1000)
-    return SystemRun(build_s, packs)
+    def build():
+        chunks = function_chunks(files, count, settings)
+        return chunks, Bm25Index([c.terms for c in chunks])
+
+    return _run_bm25(build, lambda r, c, b: pack_chunks(r, c, b, settings), task, budgets, clock)
 
 
 def run_bm25_files(
@@ -912,19 +921,11 @@ def run_bm25_files(
     settings: BaselineSettings,
     clock: Clock = time.perf_counter,
 ) -> SystemRun:
-    started = clock()
-    docs = file_docs(files, count)
-    index = Bm25Index([d.terms for d in docs])
-    build_s = clock() - started
-    started = clock()
-    ranked = index.rank(text_terms(task))
-    query_ms = (clock() - started) * 1000
-    packs = {}
-    for budget in budgets:
-        started = clock()
-        items, used = pack_files(ranked, docs, budget, count, settings)
-        packs[budget] = Pack(items, used, query_ms + (clock() - started) * 1000)
-    return SystemRun(build_s, packs)
+    def build():
+        docs = file_docs(files, count)
+        return docs, Bm25Index([d.terms for d in docs])
+
+    return _run_bm25(build, lambda r, d, b: pack_files(r, d, b, count, settings), task, budgets, clock)
 
 
 def missing_at_base(instance: Instance, tree: Path) -> list[str]:

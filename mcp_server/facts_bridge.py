@@ -173,7 +173,7 @@ def register_fact_tools(mcp, workspace, run) -> None:
         sessions. recall serves it back when a task touches it. Returns the fact's id and
         version, and similar facts already known: supersede one instead of duplicating."""
         ws = workspace(ctx)
-        return await run(ctx, ws, _record, ws, fact, type, evidence=evidence, mitigation=mitigation,
+        return await run(ctx, ws, _record_fact, ws, fact, type, evidence=evidence, mitigation=mitigation,
                          confidence=confidence, about=about or [], supersedes=supersedes, pinned=pinned)
 
     @mcp.tool(structured_output=False, annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False))
@@ -185,11 +185,12 @@ def register_fact_tools(mcp, workspace, run) -> None:
         """Archive a fact that no longer holds: it leaves recall but is kept and can be restored.
         Nothing is ever deleted."""
         ws = workspace(ctx)
-        return await run(ctx, ws, forget_fact_fn, ws, id, reason)
+        return await run(ctx, ws, _forget_fact, ws, id, reason)
 
 
-_record = record_fact
-forget_fact_fn = forget_fact
+# The plain functions, under names the tool functions above do not shadow.
+_record_fact = record_fact
+_forget_fact = forget_fact
 
 
 def add_facts_cli(subparsers, common) -> None:

@@ -134,7 +134,8 @@ class Workspace:
                     same.remove(sym)
                 if sym.id in g:
                     g.remove_node(sym.id)
-            g.remove_node(f"{path}:") if f"{path}:" in g else None
+            if f"{path}:" in g:
+                g.remove_node(f"{path}:")
         for path in resolved - changed:
             nodes = [f"{path}:"] + [s.id for s in v.by_path.get(path, [])]
             g.remove_edges_from([e for n in nodes if n in g for e in g.out_edges(n)])

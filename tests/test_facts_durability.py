@@ -88,25 +88,31 @@ def test_a_writer_killed_mid_write_loses_nothing_it_acknowledged(tmp_path):
         [sys.executable, "-c", CHILD, str(store_dir), "64"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=root,
     )
-    try:
-        acknowledged = _read_acknowledged(child, wanted=25)
-        child.send_signal(signal.SIGKILL)  # most likely in the middle of the next record
-        child.wait(timeout=DEADLINE_S)
-        # Ids the child printed after we stopped counting are acknowledged too.
-        acknowledged += [line.decode().strip() for line in child.stdout.read().splitlines()
-                         if line.strip()]
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(timeout=DEADLINE_S)
-        child.stdout.close()
-        child.stderr.close()
+    acknowledged = _kill_after(child, wanted=25)
     assert child.returncode == -signal.SIGKILL
     store = FactStore(store_dir)
     present = {f.id for f in store.list()}
     assert set(acknowledged) <= present
     # The store still takes writes: the dead writer's lock went with it.
     assert store.record("written after the kill", "observation").version == 1
+
+
+def _kill_after(child: subprocess.Popen, wanted: int) -> list[str]:
+    """SIGKILL the writer once it has acknowledged ``wanted`` facts (most likely in the
+    middle of the next record); every id it printed is acknowledged."""
+    try:
+        acknowledged = _read_acknowledged(child, wanted)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=DEADLINE_S)
+        # Ids the child printed after we stopped counting are acknowledged too.
+        acknowledged += [line.decode().strip() for line in child.stdout.read().splitlines() if line.strip()]
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=DEADLINE_S)
+        child.stdout.close()
+        child.stderr.close()
+    return acknowledged
 
 
 def test_repeated_kills_even_during_compaction_never_corrupt_the_table(tmp_path):
@@ -119,16 +125,5 @@ def test_repeated_kills_even_during_compaction_never_corrupt_the_table(tmp_path)
             [sys.executable, "-c", CHILD, str(store_dir), "2"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=root,
         )
-        try:
-            acknowledged += _read_acknowledged(child, wanted)
-            child.send_signal(signal.SIGKILL)
-            child.wait(timeout=DEADLINE_S)
-            acknowledged += [line.decode().strip() for line in child.stdout.read().splitlines()
-                             if line.strip()]
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait(timeout=DEADLINE_S)
-            child.stdout.close()
-            child.stderr.close()
+        acknowledged += _kill_after(child, wanted)
     assert set(acknowledged) <= {f.id for f in FactStore(store_dir).list()}
