@@ -127,16 +127,20 @@ def _diffuse(v: Views, seeds: SeedSet, s: RecallSettings) -> tuple[dict[str, flo
 
 
 def _relation(data: dict, direction: str, other: str) -> str:
+    """How a node relates to ``other``, the node its activation came from. Edges run
+    caller → callee, subclass → base, container → member, importer → imported; "out"
+    means the activation followed one from ``other`` to this node."""
     kind = data["kind"]
     name = other.rpartition(":")[2] or other.rstrip(":")
+    forward = direction == "out"
     if kind == "call":
-        return f"called by {name}" if direction == "in" else f"calls {name}"
+        return f"called by {name}" if forward else f"calls {name}"
     if kind == "inherit":
-        return f"subclass of {name}" if direction == "in" else f"base of {name}"
+        return f"base of {name}" if forward else f"subclass of {name}"
     if kind == "contain":
-        return f"member of {name}" if direction == "in" else f"contains {name}"
+        return f"member of {name}" if forward else f"contains {name}"
     if kind == "import":
-        return f"imported by {name}" if direction == "in" else f"imports {name}"
+        return f"imported by {name}" if forward else f"imports {name}"
     return f"coupled to {name}: {data.get('reason') or data.get('relation', '')}".rstrip(": ")
 
 
