@@ -20,7 +20,7 @@ from indexers.tokens import count_tokens
 from indexers.types import Symbol
 
 from .errors import CtxfoldError
-from .seeds import SeedSet, collect_seeds
+from .seeds import SeedSet, collect_seeds, search_text
 from .settings import SETTINGS, RecallSettings
 from .workspace import Views, Workspace
 
@@ -183,8 +183,18 @@ def fuse_vector_hits(text_hits: list[tuple[str, float, list[str]]], vec: list[tu
 _TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_tests?\.[a-z]+$|(^|/)conftest\.py$|\.(test|spec)\.[jt]sx?$")
 
 
+# Documentation, examples and release scripts: code, but rarely where a task is solved.
+_AUX_PATH = re.compile(r"(^|/)(docs?|examples?|scripts?|release|benchmarks?)/")
+
+
 def is_test_path(path: str) -> bool:
     return bool(_TEST_PATH.search(path))
+
+
+def _side_factor(path: str, s: RecallSettings) -> float:
+    if is_test_path(path):
+        return s.test_factor  # tests echo the words of a task more than they answer it
+    return s.aux_factor if _AUX_PATH.search(path) else 1.0
 
 
 def _pointed_at(seeds: SeedSet, sid: str) -> bool:
@@ -195,7 +205,8 @@ def _pointed_at(seeds: SeedSet, sid: str) -> bool:
 
 def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings = SETTINGS,
          fact_lines: list[FactLine] = ()) -> list[Candidate]:
-    text_hits = fuse_vector_hits(ws.text.search(task, limit=s.text_hits), vector_hits(ws, task, s))
+    query = search_text(task, s.title_repeat, s.span_repeat)
+    text_hits = fuse_vector_hits(ws.text.search(query, limit=s.text_hits, max_df=s.text_max_df), vector_hits(ws, task, s))
     seeds = collect_seeds(v, task, focus, text_hits)
     for fact in fact_lines:  # facts pull their code in
         for sid in fact.anchors:
@@ -209,13 +220,20 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
         file_seed.setdefault(path, []).append(seed.weight)
     prior = {p: sum(sorted(ws_, reverse=True)[:3]) for p, ws_ in file_seed.items()}
     top_prior = max(prior.values(), default=1.0) or 1.0
+    prior = {p: w / top_prior for p, w in prior.items()}
+    if s.file_text_prior:
+        # A file whose text as a whole matches the task (BM25, the best file = 1).
+        file_text = ws.text.search_files(query, max_df=s.text_max_df)
+        top_text = max(file_text.values(), default=1.0) or 1.0
+        for p, w in file_text.items():
+            prior[p] = prior.get(p, 0.0) + s.file_text_prior * w / top_text
     final: dict[str, float] = {}
     for sid, score in scores.items():
         sym = v.symbols.get(sid)
         if sym is not None:
-            score += s.file_prior * prior.get(sym.path, 0.0) / top_prior
-            if is_test_path(sym.path) and not _pointed_at(seeds, sid):
-                score *= s.test_factor  # tests echo the words of a task more than they answer it
+            score += s.file_prior * prior.get(sym.path, 0.0)
+            if not _pointed_at(seeds, sid):
+                score *= _side_factor(sym.path, s)
             final[sid] = score
     out: list[Candidate] = []
     for sid in heapq.nlargest(s.max_candidates, final, key=final.__getitem__):
@@ -370,7 +388,14 @@ def recall(
             chosen[c.sym.id] = "full"
             planned.append((c, "full", block, cost))
             remaining -= cost
-    for c in pool[: settings.signature_pool]:  # pass 2: signatures of the best of the rest
+    # Pass 2: signatures of the best of the rest, first of files not shown yet, so that
+    # the pack points at every file that ranked high even when a few files fill it.
+    shown = {c.sym.path for c, *_ in planned}
+    firsts: dict[str, Candidate] = {}
+    for c in pool[: settings.signature_pool]:
+        if c.sym.path not in shown and len(firsts) < settings.signature_new_files:
+            firsts.setdefault(c.sym.path, c)
+    for c in [*firsts.values(), *pool[: settings.signature_pool]]:
         if remaining <= 30:
             break
         if c.sym.id in chosen or _covered(chosen, c.sym):

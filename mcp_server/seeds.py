@@ -19,6 +19,7 @@ _JAVA_FRAME = re.compile(r"at ([\w.$]+)\.([\w$<>]+)\((\w+\.java):(\d+)\)")
 _PATH = re.compile(r"(?<![\w/.-])([\w.-]+(?:/[\w.-]+)*\." + _EXT + r")\b")
 _DOTTED = re.compile(r"\b([A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)+)\b")
 _IDENT = re.compile(r"\b([A-Za-z_]\w{2,})\b")
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
 
 
 @dataclass
@@ -38,15 +39,17 @@ class SeedSet:
             seed.reasons.append(reason)
 
 
-def _match_path(v: Views, raw: str) -> list[str]:
-    """Indexed paths that a path from the task refers to (absolute or partial)."""
+def _match_path(v: Views, raw: str) -> tuple[list[str], float]:
+    """Indexed paths that a path from the task refers to (absolute or partial), at most
+    three, and how much to trust them: a bare file name that many files share
+    (``conf.py``, ``__init__.py``) says little about which one is meant."""
     raw = raw.replace("\\", "/").lstrip("./")
     if raw in v.by_path:
-        return [raw]
+        return [raw], 1.0
     hits = [p for p in v.by_path if p.endswith("/" + raw) or raw.endswith("/" + p)]
     if not hits and "/" not in raw:
         hits = [p for p in v.by_path if p.rsplit("/", 1)[-1] == raw]
-    return hits[:3]
+    return hits[:3], 1.0 / max(1, len(hits))
 
 
 def _symbol_at(v: Views, path: str, line: int) -> Symbol | None:
@@ -62,6 +65,15 @@ def _name_rarity(v: Views, name: str) -> float:
     return 1.0 / math.sqrt(n) if n else 0.0
 
 
+def search_text(task: str, title_repeat: int, span_repeat: int) -> str:
+    """The task as full-text search sees it: its first line (an issue's title) and its
+    inline code spans count more than the rest, which is often pasted logs or config."""
+    lines = task.strip().splitlines()
+    title = lines[0] if lines else ""
+    spans = _CODE_SPAN.findall(task)
+    return "\n".join([task, *[title] * title_repeat, *spans * span_repeat])
+
+
 def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[str, float, list[str]]]) -> SeedSet:
     seeds = SeedSet()
 
@@ -70,17 +82,19 @@ def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[s
     frames += [(m.group(1), int(m.group(2))) for m in _PATH_LINE.finditer(task)]
     frames += [(m.group(3), int(m.group(4))) for m in _JAVA_FRAME.finditer(task)]
     for i, (raw, line) in enumerate(frames):
-        for path in _match_path(v, raw):
+        paths, trust = _match_path(v, raw)
+        for path in paths:
             sym = _symbol_at(v, path, line)
             if sym is not None:
-                seeds.add(sym.id, 3.0 + i * 0.2, f"in the traceback ({path}:{line})")
+                seeds.add(sym.id, (3.0 + i * 0.2) * trust, f"in the traceback ({path}:{line})")
 
     # Paths named in the task: every symbol of the file, lightly.
     for m in _PATH.finditer(task):
-        for path in _match_path(v, m.group(1)):
+        paths, trust = _match_path(v, m.group(1))
+        for path in paths:
             syms = v.by_path.get(path, [])
             for sym in syms:
-                seeds.add(sym.id, 1.5 / math.sqrt(max(1, len(syms))), f"file named in the task ({path})")
+                seeds.add(sym.id, 1.5 * trust / math.sqrt(max(1, len(syms))), f"file named in the task ({path})")
 
     # Dotted names: Class.method, module.func, Type::fn.
     for m in _DOTTED.finditer(task):
@@ -96,7 +110,9 @@ def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[s
                 continue
             if tail[-1] in qual_parts[:-1] or tail[-1] == module_parts[-1]:
                 seeds.add(sym.id, 2.5, f"named in the task ({m.group(1)})")
-            elif tail[-1] in module_parts:  # a package: weaker, many files share it
+            elif tail[-1] in module_parts and sym.qualname == leaf:
+                # pkg.name: a top-level definition somewhere in the package (not a method);
+                # weaker, many files share the package
                 seeds.add(sym.id, 0.8 * _name_rarity(v, leaf), f"named in the task ({m.group(1)})")
 
     # Plain identifiers that name a symbol; rare names weigh more than common ones.
@@ -118,7 +134,7 @@ def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[s
         if item in v.symbols:
             seeds.add(item, 3.0, "in focus")
             continue
-        paths = _match_path(v, item)
+        paths, _ = _match_path(v, item)  # the agent's own focus: trusted as given
         if paths:
             for path in paths:
                 for sym in v.by_path.get(path, []):

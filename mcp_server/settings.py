@@ -21,6 +21,9 @@ class RecallSettings:
     min_budget: int = 200
     encoding: str = os.environ.get("CTXFOLD_ENCODING", DEFAULT_ENCODING)
     text_hits: int = 300  # full-text hits taken as seeds
+    text_max_df: float = 0.25  # a word in more than this share of symbols is not searched for
+    title_repeat: int = 2  # extra times the task's first line counts in full-text search
+    span_repeat: int = 1  # extra times each `inline code` span counts
     vector_hits: int = 40  # nearest embedded symbols fused with them (0: vectors off)
     fact_seed: float = 2.0  # seed weight of a symbol that a relevant fact is anchored to
     # Diffusion (personalized PageRank by power iteration around the seeds).
@@ -31,11 +34,14 @@ class RecallSettings:
     max_candidates: int = 600  # ranked symbols kept for packing and the manifest
     reverse_factor: float = 0.7  # callers of a seed matter a bit less than its callees
     test_factor: float = 0.4  # score factor for test code the task does not point at
+    aux_factor: float = 0.4  # the same for docs, examples and scripts
     file_prior: float = 1.0  # weight of a file's best seeds on every symbol of it
+    file_text_prior: float = 1.0  # weight of the whole file's text match, added to that prior
     # Packing.
     pack_pool: int = 400  # best candidates considered for bodies
     signature_pool: int = 150  # best candidates considered for signatures
     signature_share: float = 0.12  # budget kept for signatures while bodies are packed
+    signature_new_files: int = 5  # signatures go first to the best of this many files not shown in full
     max_full_type_tokens: int = 600  # a bigger class shows as its signature, members on their own
     min_code_share: float = 0.3  # facts never take more than the rest of this share
     max_item_share: float = 0.5  # one item may not take more than this share of the budget (but the first)

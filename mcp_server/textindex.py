@@ -26,6 +26,7 @@ STOPWORDS = frozenset(
     actual result results output input test tests work works working bug""".split()
 )
 K1, B = 1.2, 0.75
+MAX_DF = 0.25
 NAME_WEIGHT = 3  # extra term counts for the words of a symbol's own name
 
 
@@ -57,6 +58,11 @@ class TextIndex:
         self.postings: dict[str, dict[str, int]] = {}
         self.file_docs: dict[str, list[str]] = {}
         self._total_len = 0
+        # The same terms summed per file: a file as one document, for file-level ranking.
+        self.file_postings: dict[str, dict[str, int]] = {}
+        self.file_terms: dict[str, tuple[str, ...]] = {}
+        self.file_len: dict[str, int] = {}
+        self._total_file_len = 0
 
     def _remove_file(self, path: str) -> None:
         for sid in self.file_docs.pop(path, []):
@@ -67,6 +73,13 @@ class TextIndex:
                     if not bucket:
                         del self.postings[term]
             self._total_len -= self.doc_len.pop(sid, 0)
+        for term in self.file_terms.pop(path, ()):
+            bucket = self.file_postings.get(term)
+            if bucket is not None:
+                bucket.pop(path, None)
+                if not bucket:
+                    del self.file_postings[term]
+        self._total_file_len -= self.file_len.pop(path, 0)
         self.file_hash.pop(path, None)
 
     def _add_file(self, repo: Path, pf: ParsedFile) -> None:
@@ -103,6 +116,14 @@ class TextIndex:
             sids.append(sid)
         self.file_docs[pf.path] = sids
         self.file_hash[pf.path] = pf.hash
+        file_terms: Counter = Counter()
+        for sid in sids:
+            file_terms.update(self.doc_terms[sid])
+        self.file_terms[pf.path] = tuple(file_terms)
+        self.file_len[pf.path] = length = sum(file_terms.values())
+        self._total_file_len += length
+        for term, tf in file_terms.items():
+            self.file_postings.setdefault(term, {})[pf.path] = tf
 
     def sync(self, repo: Path, files: dict[str, ParsedFile]) -> None:
         """Re-index files whose hash changed; drop files that are gone."""
@@ -112,27 +133,38 @@ class TextIndex:
             if path not in self.file_hash:
                 self._add_file(repo, pf)
 
-    def search(self, query: str, limit: int = 200) -> list[tuple[str, float, list[str]]]:
+    def search(self, query: str, limit: int = 200, max_df: float = MAX_DF) -> list[tuple[str, float, list[str]]]:
         """(symbol id, BM25 score, matched terms), best first."""
-        n = len(self.doc_len)
-        if not n:
-            return []
-        avg = self._total_len / n
-        qterms = Counter(words(query))
-        scores: dict[str, float] = {}
-        matched: dict[str, list[str]] = {}
-        for term, qtf in qterms.items():
-            bucket = self.postings.get(term)
-            if not bucket:
-                continue
-            df = len(bucket)
-            if df > n * 0.25:
-                continue  # too common to say anything
-            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-            weight = idf * (1 + math.log(qtf))
-            for sid, tf in bucket.items():
-                denom = tf + K1 * (1 - B + B * self.doc_len[sid] / avg)
-                scores[sid] = scores.get(sid, 0.0) + weight * tf * (K1 + 1) / denom
-                matched.setdefault(sid, []).append(term)
+        scores, matched = _bm25(words(query), self.postings, self.doc_len, self._total_len, max_df)
         best = sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
         return [(sid, score, matched[sid]) for sid, score in best]
+
+    def search_files(self, query: str, max_df: float = MAX_DF) -> dict[str, float]:
+        """BM25 of every file that shares a telling term with ``query``, a file taken as one document."""
+        return _bm25(words(query), self.file_postings, self.file_len, self._total_file_len, max_df)[0]
+
+
+def _bm25(query_terms: list[str], postings: dict[str, dict[str, int]], doc_len: dict[str, int],
+          total_len: int, max_df: float) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """BM25 scores of the documents that hold a query term, and the terms each matched;
+    a term in more than ``max_df`` of the documents is too common to say anything."""
+    n = len(doc_len)
+    scores: dict[str, float] = {}
+    matched: dict[str, list[str]] = {}
+    if not n:
+        return scores, matched
+    avg = total_len / n
+    for term, qtf in Counter(query_terms).items():
+        bucket = postings.get(term)
+        if not bucket:
+            continue
+        df = len(bucket)
+        if df > n * max_df:
+            continue
+        idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+        weight = idf * (1 + math.log(qtf))
+        for doc, tf in bucket.items():
+            denom = tf + K1 * (1 - B + B * doc_len[doc] / avg)
+            scores[doc] = scores.get(doc, 0.0) + weight * tf * (K1 + 1) / denom
+            matched.setdefault(doc, []).append(term)
+    return scores, matched

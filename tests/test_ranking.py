@@ -1,0 +1,93 @@
+"""Recall's ranking rules, each on a small repository built for it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from mcp_server.recall import recall
+from mcp_server.seeds import collect_seeds
+from mcp_server.settings import SETTINGS
+from mcp_server.textindex import TextIndex
+from mcp_server.workspace import Workspace
+
+
+# Unrelated files, so that the words of a test are rare enough for BM25 to count them.
+FILLER = {f"misc/m{i}.py": f"def helper_{i}(value):\n    return value + {i}\n" for i in range(12)}
+
+
+def make_repo(root: Path, files: dict[str, str]) -> Workspace:
+    for rel, text in {**FILLER, **files}.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    ws = Workspace(root)
+    ws.refresh()
+    return ws
+
+
+def first_files(result) -> list[str]:
+    seen: list[str] = []
+    for item in result.items:
+        if item.path not in seen:
+            seen.append(item.path)
+    return seen
+
+
+def test_a_file_name_many_files_share_seeds_each_of_them_weakly(tmp_path):
+    files = {f"site{i}/conf.py": "def setting():\n    return 1\n" for i in range(4)}
+    files["lib/loader.py"] = "def setting():\n    return 2\n"
+    ws = make_repo(tmp_path, files)
+    v = ws.fresh_views()
+    seeds = collect_seeds(v, "values in conf.py and in lib/loader.py are ignored", [], []).seeds
+    named = {sid: seed.weight for sid, seed in seeds.items() if any("file named" in r for r in seed.reasons)}
+    assert named["lib/loader.py:setting"] == 1.5
+    conf = [w for sid, w in named.items() if sid.endswith("conf.py:setting")]
+    assert len(conf) == 3 and all(w == 1.5 / 4 for w in conf)  # at most three, a quarter each
+
+
+def test_package_dot_name_seeds_top_level_definitions_not_methods(tmp_path):
+    ws = make_repo(tmp_path, {
+        "reqs/__init__.py": "",
+        "reqs/api.py": "def get(url):\n    return url\n",
+        "reqs/structures.py": "class Lookup:\n    def get(self, key):\n        return key\n",
+    })
+    seeds = collect_seeds(ws.fresh_views(), "reqs.get hangs", [], []).seeds
+    dotted = {sid for sid, seed in seeds.items() if "named in the task (reqs.get)" in seed.reasons}
+    assert dotted == {"reqs/api.py:get"}
+    assert seeds["reqs/api.py:get"].weight > seeds["reqs/structures.py:Lookup.get"].weight
+
+
+def test_docs_and_examples_rank_below_library_code_with_the_same_words(tmp_path):
+    body = "def render_invoice_total(invoice):\n    '''Sum the invoice lines and round the invoice total.'''\n    return round(sum(invoice), 2)\n"
+    ws = make_repo(tmp_path, {"docs/example_invoice.py": body, "billing/invoice.py": body.replace("render_", "compute_")})
+    r = recall(ws, "the invoice total is rounded wrongly", budget=1000)
+    assert first_files(r)[0] == "billing/invoice.py"
+
+
+def test_files_behind_a_full_pack_still_show_as_signatures(tmp_path):
+    # Many strong matches in one file fill the budget; a weaker file still gets a line.
+    parse = "".join(f"def parse_widget_{i}(widget):\n" + "    widget = widget.strip()\n" * 30 + "    return widget\n\n" for i in range(30))
+    render = "def render(item):\n    '''Draw one item.'''\n" + "    item = str(item).center(80)\n" * 40 + "    return item\n"
+    ws = make_repo(tmp_path, {"widgets/parse.py": parse, "widgets/render.py": render})
+    task = "parse_widget_0 parse_widget_1 parse_widget_2 parse_widget_3 bug when we draw"
+    r = recall(ws, task, budget=1200)
+    assert first_files(r) == ["widgets/parse.py", "widgets/render.py"]
+    assert [(i.symbol, i.level) for i in r.items if i.path == "widgets/render.py"] == [("render", "signature")]
+    crowded = recall(ws, task, budget=1200, settings=replace(SETTINGS, signature_new_files=0))
+    assert first_files(crowded) == ["widgets/parse.py"]
+
+
+def test_file_level_text_search_counts_words_spread_over_a_file(tmp_path):
+    ws = make_repo(tmp_path, {
+        "a/cache.py": "def evict(entry):\n    return entry\n\ndef expire(entry):\n    return entry\n\ndef lru(entry):\n    return entry\n",
+        "a/other.py": "def evict_expire_lru_misc(x):\n    return x\n",
+    })
+    ws.fresh_views()
+    text: TextIndex = ws.text
+    scores = text.search_files("evict expire lru")
+    assert set(scores) == {"a/cache.py", "a/other.py"}
+    (ws.repo / "a/cache.py").write_text("def unrelated(x):\n    return x\n")
+    ws.fresh_views()
+    assert set(text.search_files("evict expire lru")) == {"a/other.py"}
+    assert "unrelated" in text.file_postings and "evict" not in {t for t in text.file_terms["a/cache.py"]}
