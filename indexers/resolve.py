@@ -8,6 +8,7 @@ of candidates.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +45,7 @@ class ResolveIndex:
         for sym in pf.symbols:
             table[sym.qualname] = sym
             bucket = self.members_by_name if "." in sym.qualname else self.top_by_name
-            bucket.setdefault(sym.name, []).append(sym.id)
+            bucket.setdefault(sym.name, []).append(sys.intern(sym.id))  # shared with the edges' ids
 
     def _remove(self, path: str) -> None:
         for sym in self.symbols.pop(path, {}).values():
@@ -127,4 +128,8 @@ def resolve_file(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
         key = (e.src, e.dst, e.kind)
         if key not in best or e.confidence > best[key].confidence:
             best[key] = e
-    return list(best.values())
+    # Ids repeat across many edges (and the index holds every edge): one string each.
+    kept = list(best.values())
+    for e in kept:
+        e.src, e.dst = sys.intern(e.src), sys.intern(e.dst)
+    return kept

@@ -203,6 +203,17 @@ def _iter_rows(table: pa.Table) -> Iterator[dict]:
         yield from batch.to_pylist()
 
 
+def _arrow_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    """``pa.Table.from_pylist`` in the system allocator: Arrow's default one (mimalloc)
+    keeps the memory of the batches converted, about 20 MB over a large index."""
+    pool = pa.system_memory_pool()
+    columns = [
+        pa.array([row[name] for row in rows], type=type_, memory_pool=pool)
+        for name, type_ in zip(schema.names, schema.types)
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
 # --- the store ------------------------------------------------------------------
 
 
@@ -334,13 +345,15 @@ class CodeStore:
             added = 0
             if name in replace:
                 column, keys, rows = replace[name]
+                if committed is None and not tbl.count_rows():
+                    keys = []  # a new, empty table (a first index): nothing to delete
                 for start in range(0, len(keys), 500):
                     chunk = keys[start : start + 500]
                     quoted = ", ".join("'" + k.replace("'", "''") + "'" for k in chunk)
                     tbl.delete(f"{column} IN ({quoted})")
                 rows = iter(rows)
                 while batch := list(itertools.islice(rows, ADD_BATCH[name])):
-                    tbl.add(pa.Table.from_pylist(batch, schema=SCHEMAS[name]))
+                    tbl.add(_arrow_table(batch, SCHEMAS[name]))
                     added += len(batch)
             if name == "symbols" and (compact or added > 2000 or not tbl.list_indices()) and tbl.count_rows():
                 # The full-text index covers rows added later too (searched unindexed);
