@@ -212,6 +212,16 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
         for sid in fact.anchors:
             if sid in v.symbols:
                 seeds.add(sid, s.fact_seed, f"anchor of fact {fact.id}")
+    # Tests match a task's words and call everything: as seeds they would flood the
+    # graph's hubs (Symbol, Dataset), so they start with less, as do docs and examples.
+    if s.side_seed_factor != 1.0:
+        for sid, seed in seeds.seeds.items():
+            path = sid.rpartition(":")[0]
+            if _side_factor(path, s) < 1.0 and not _pointed_at(seeds, sid):
+                seed.weight *= s.side_seed_factor
+    key = (s.reverse_factor, s.max_fanout)
+    if v.neighbours_key != key:  # neighbour lists are cached for one set of these settings
+        v.neighbours, v.neighbours_key = {}, key
     scores, via = _diffuse(v, seeds, s)
     # File prior: a file holding several strong seeds lifts every symbol in it.
     file_seed: dict[str, list[float]] = {}
@@ -392,8 +402,10 @@ def recall(
     # the pack points at every file that ranked high even when a few files fill it.
     shown = {c.sym.path for c, *_ in planned}
     firsts: dict[str, Candidate] = {}
-    for c in pool[: settings.signature_pool]:
-        if c.sym.path not in shown and len(firsts) < settings.signature_new_files:
+    for c in candidates:
+        if len(firsts) >= settings.signature_new_files:
+            break
+        if c.sym.path not in shown:
             firsts.setdefault(c.sym.path, c)
     for c in [*firsts.values(), *pool[: settings.signature_pool]]:
         if remaining <= 30:

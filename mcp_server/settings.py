@@ -35,13 +35,14 @@ class RecallSettings:
     reverse_factor: float = 0.7  # callers of a seed matter a bit less than its callees
     test_factor: float = 0.4  # score factor for test code the task does not point at
     aux_factor: float = 0.4  # the same for docs, examples and scripts
+    side_seed_factor: float = 0.25  # seed weight factor for such code before diffusion
     file_prior: float = 1.0  # weight of a file's best seeds on every symbol of it
     file_text_prior: float = 1.0  # weight of the whole file's text match, added to that prior
     # Packing.
     pack_pool: int = 400  # best candidates considered for bodies
     signature_pool: int = 150  # best candidates considered for signatures
     signature_share: float = 0.12  # budget kept for signatures while bodies are packed
-    signature_new_files: int = 5  # signatures go first to the best of this many files not shown in full
+    signature_new_files: int = 8  # signatures go first to the best of this many files not shown in full
     max_full_type_tokens: int = 600  # a bigger class shows as its signature, members on their own
     min_code_share: float = 0.3  # facts never take more than the rest of this share
     max_item_share: float = 0.5  # one item may not take more than this share of the budget (but the first)

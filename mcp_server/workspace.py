@@ -40,6 +40,7 @@ class Views:
     graph: object = None
     semantic: int = 0  # fresh semantic edges in the graph
     neighbours: dict = field(default_factory=dict)  # recall's per-node neighbour lists, filled lazily
+    neighbours_key: tuple = ()  # the recall settings those lists were made with
 
 
 class Workspace:
