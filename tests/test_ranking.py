@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from mcp_server.recall import recall
+from mcp_server.recall import rank, recall
 from mcp_server.seeds import collect_seeds
 from mcp_server.settings import SETTINGS
 from mcp_server.textindex import TextIndex
@@ -91,3 +91,23 @@ def test_file_level_text_search_counts_words_spread_over_a_file(tmp_path):
     ws.fresh_views()
     assert set(text.search_files("evict expire lru")) == {"a/other.py"}
     assert "unrelated" in text.file_postings and "evict" not in {t for t in text.file_terms["a/cache.py"]}
+
+
+def test_tests_that_echo_the_task_do_not_lift_what_they_all_call(tmp_path):
+    # Eight tests repeat the task's words and all call one helper; the library function
+    # the task is about must still outrank that helper.
+    tests = "from lib.helpers import build\n\n" + "".join(
+        f"def test_rounding_{i}():\n    '''Rounding of negative invoice totals.'''\n    assert build({i})\n\n" for i in range(8)
+    )
+    ws = make_repo(tmp_path, {
+        "lib/__init__.py": "",
+        "lib/helpers.py": "def build(value):\n    return [value]\n",
+        "lib/invoice.py": "def total(lines):\n    '''Sum of an invoice, rounded.'''\n    return round(sum(lines), 2)\n",
+        "tests/test_invoice.py": tests,
+        **{f"misc/more{i}.py": f"def other_{i}(value):\n    return value * {i}\n" for i in range(20)},
+    })
+    task = "Rounding of negative invoice totals is wrong"
+    order = [c.sym.id for c in rank(ws, ws.fresh_views(), task, [])]
+    assert order[0] == "lib/invoice.py:total" and order.index("lib/helpers.py:build") > 8
+    loud = [c.sym.id for c in rank(ws, ws.fresh_views(), task, [], replace(SETTINGS, side_seed_factor=1.0))]
+    assert loud[0] == "lib/helpers.py:build"
