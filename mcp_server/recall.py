@@ -214,10 +214,16 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
                 seeds.add(sid, s.fact_seed, f"anchor of fact {fact.id}")
     # Tests match a task's words and call everything: as seeds they would flood the
     # graph's hubs (Symbol, Dataset), so they start with less, as do docs and examples.
+    side: dict[str, float] = {}  # path -> _side_factor, once per file
+
+    def factor(path: str) -> float:
+        if path not in side:
+            side[path] = _side_factor(path, s)
+        return side[path]
+
     if s.side_seed_factor != 1.0:
         for sid, seed in seeds.seeds.items():
-            path = sid.rpartition(":")[0]
-            if _side_factor(path, s) < 1.0 and not _pointed_at(seeds, sid):
+            if factor(sid.rpartition(":")[0]) < 1.0 and not _pointed_at(seeds, sid):
                 seed.weight *= s.side_seed_factor
     key = (s.reverse_factor, s.max_fanout)
     if v.neighbours_key != key:  # neighbour lists are cached for one set of these settings
@@ -242,8 +248,9 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
         sym = v.symbols.get(sid)
         if sym is not None:
             score += s.file_prior * prior.get(sym.path, 0.0)
-            if not _pointed_at(seeds, sid):
-                score *= _side_factor(sym.path, s)
+            f = factor(sym.path)
+            if f < 1.0 and not _pointed_at(seeds, sid):
+                score *= f
             final[sid] = score
     out: list[Candidate] = []
     for sid in heapq.nlargest(s.max_candidates, final, key=final.__getitem__):
