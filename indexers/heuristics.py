@@ -331,11 +331,14 @@ def _symbol_pairs(
 
 # --------------------------------------------------------------------------- shared strings
 
-# A string literal on one line, with an optional Python/JS prefix (r, b, f, u...).
+# A string literal on one line, with an optional Python/JS prefix (r, b, f, u...). A
+# backslash can only start an escape, so the body matches one way (no backtracking blow-up
+# on an unclosed quote followed by backslashes).
 _STRING = re.compile(
     r"""(?<![A-Za-z0-9_])(?P<prefix>[rRbBuUfF]{0,2})(?P<q>["'`])"""
-    r"""(?P<body>(?:\\.|(?!(?P=q)).)*?)(?P=q)"""
+    r"""(?P<body>(?:\\.|(?!(?P=q))[^\\])*?)(?P=q)"""
 )
+MAX_LINE = 1000  # longer lines (minified code, data) are not scanned for shared strings
 _IDENTIFIER = re.compile(r"(?<![A-Za-z0-9_$])[A-Za-z_][A-Za-z0-9_]*")
 _COMMENT_LINE = re.compile(r"^\s*(#|//|/\*|\*|--|;)")
 _IMPORT_LINE = re.compile(
@@ -414,7 +417,7 @@ def _scan_file(
     imported: set[str] = set()
     file_node = symbol_id(path, "")
     for lineno, line in enumerate(text.splitlines(), start=1):
-        if _COMMENT_LINE.match(line):
+        if len(line) > MAX_LINE or _COMMENT_LINE.match(line):
             continue
         if _IMPORT_LINE.match(line):
             imported.update(_IDENTIFIER.findall(line))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from indexers.heuristics import (
+    _STRING,
     HEURISTIC_PREFIX,
     PROVENANCE_CO_CHANGE,
     PROVENANCE_SHARED,
@@ -355,3 +357,12 @@ def test_a_table_of_an_older_schema_is_rebuilt_keeping_its_edges(tmp_path, caplo
     assert load_edges(db) == [old]
     assert "rebuilt" in caplog.text
     assert db.open_table("semantic_edges").schema.metadata[b"ctxfold.schema"] == b"semantic_edges/1"
+
+
+def test_an_unclosed_quote_before_backslashes_is_scanned_in_linear_time():
+    # The old literal pattern backtracked exponentially here (50 s for 40 backslashes).
+    line = 'x = "' + "\\" * 4000
+    started = time.perf_counter()
+    assert list(_STRING.finditer(line)) == []
+    assert time.perf_counter() - started < 1.0
+    assert [m.group("body") for m in _STRING.finditer(r'a = "x\"y" + f"{z}"')] == [r"x\"y", "{z}"]
