@@ -161,7 +161,9 @@ def vector_hits(ws: Workspace, task: str, s: RecallSettings) -> list[tuple[str, 
             log.warning("%s; recall goes on without them", ws.vectors_note)
             return []
     embedder, db = ws.vectors
-    return [(h.symbol_id, h.score) for h in search_vectors(db, embedder, task, limit=s.vector_hits)]
+    # The head of the task: the model windows long text, and a pasted log would cost seconds.
+    query = task[: s.vector_query_chars]
+    return [(h.symbol_id, h.score) for h in search_vectors(db, embedder, query, limit=s.vector_hits)]
 
 
 def fuse_vector_hits(text_hits: list[tuple[str, float, list[str]]], vec: list[tuple[str, float]]) -> list[tuple[str, float, list[str]]]:

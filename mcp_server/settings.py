@@ -25,6 +25,7 @@ class RecallSettings:
     title_repeat: int = 2  # extra times the task's first line counts in full-text search
     span_repeat: int = 1  # extra times each `inline code` span counts
     vector_hits: int = 40  # nearest embedded symbols fused with them (0: vectors off)
+    vector_query_chars: int = 1500  # how much of the task is embedded to find them
     fact_seed: float = 2.0  # seed weight of a symbol that a relevant fact is anchored to
     # Diffusion (personalized PageRank by power iteration around the seeds).
     restart: float = 0.8  # share of activation that returns to the seeds each step
