@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import time
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from gitrepo import git
 
 from indexers.heuristics import (
     _STRING,
@@ -32,8 +33,6 @@ from indexers.semantic_store import (
 )
 from indexers.types import SemanticEdge, Symbol
 from indexers.volatility import compute_volatility
-
-from gitrepo import git
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 

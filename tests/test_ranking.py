@@ -11,7 +11,6 @@ from mcp_server.settings import SETTINGS
 from mcp_server.textindex import TextIndex
 from mcp_server.workspace import Workspace
 
-
 # Unrelated files, so that the words of a test are rare enough for BM25 to count them.
 FILLER = {f"misc/m{i}.py": f"def helper_{i}(value):\n    return value + {i}\n" for i in range(12)}
 
