@@ -66,19 +66,9 @@ class TextIndex:
 
     def _remove_file(self, path: str) -> None:
         for sid in self.file_docs.pop(path, []):
-            for term in self.doc_terms.pop(sid, {}):
-                bucket = self.postings.get(term)
-                if bucket is not None:
-                    bucket.pop(sid, None)
-                    if not bucket:
-                        del self.postings[term]
+            _unpost(self.postings, sid, self.doc_terms.pop(sid, {}))
             self._total_len -= self.doc_len.pop(sid, 0)
-        for term in self.file_terms.pop(path, ()):
-            bucket = self.file_postings.get(term)
-            if bucket is not None:
-                bucket.pop(path, None)
-                if not bucket:
-                    del self.file_postings[term]
+        _unpost(self.file_postings, path, self.file_terms.pop(path, ()))
         self._total_file_len -= self.file_len.pop(path, 0)
         self.file_hash.pop(path, None)
 
@@ -142,6 +132,16 @@ class TextIndex:
     def search_files(self, query: str, max_df: float = MAX_DF) -> dict[str, float]:
         """BM25 of every file that shares a telling term with ``query``, a file taken as one document."""
         return _bm25(words(query), self.file_postings, self.file_len, self._total_file_len, max_df)[0]
+
+
+def _unpost(postings: dict[str, dict[str, int]], doc: str, terms) -> None:
+    """Take ``doc`` out of the posting lists of ``terms``; drop lists left empty."""
+    for term in terms:
+        bucket = postings.get(term)
+        if bucket is not None:
+            bucket.pop(doc, None)
+            if not bucket:
+                del postings[term]
 
 
 def _bm25(query_terms: list[str], postings: dict[str, dict[str, int]], doc_len: dict[str, int],
