@@ -209,16 +209,7 @@ def _clear_derived(store_dir: Path) -> None:
 
 
 def _vector_stats_json(stats) -> dict:
-    return {
-        "total": stats.total,
-        "embedded": stats.embedded,
-        "unchanged": stats.unchanged,
-        "removed": stats.removed,
-        "unreadable": stats.unreadable,
-        "remaining": stats.remaining,
-        "seconds": stats.seconds,
-        "chunks_per_s": round(stats.chunks_per_second, 3),
-    }
+    return {**dataclasses.asdict(stats), "chunks_per_s": round(stats.chunks_per_second, 3)}
 
 
 def _signature(pack: Pack) -> list[tuple]:

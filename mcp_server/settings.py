@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from indexers.tokens import DEFAULT_ENCODING
 
+from .textindex import MAX_DF
+
 
 @dataclass(frozen=True)
 class RecallSettings:
@@ -21,7 +23,7 @@ class RecallSettings:
     min_budget: int = 200
     encoding: str = os.environ.get("CTXFOLD_ENCODING", DEFAULT_ENCODING)
     text_hits: int = 300  # full-text hits taken as seeds
-    text_max_df: float = 0.25  # a word in more than this share of symbols is not searched for
+    text_max_df: float = MAX_DF  # a word in more than this share of symbols is not searched for
     title_repeat: int = 2  # extra times the task's first line counts in full-text search
     span_repeat: int = 1  # extra times each `inline code` span counts
     vector_hits: int = 40  # nearest embedded symbols fused with them (0: vectors off)

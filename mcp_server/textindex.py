@@ -26,7 +26,7 @@ STOPWORDS = frozenset(
     actual result results output input test tests work works working bug""".split()
 )
 K1, B = 1.2, 0.75
-MAX_DF = 0.25
+MAX_DF = 0.25  # a term in more of the documents than this share is not searched for
 NAME_WEIGHT = 3  # extra term counts for the words of a symbol's own name
 
 
