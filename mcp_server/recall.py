@@ -20,7 +20,7 @@ from indexers.tokens import count_tokens
 from indexers.types import Symbol
 
 from .errors import CtxfoldError
-from .seeds import SeedSet, collect_seeds, search_text
+from .seeds import SeedSet, collect_seeds, search_text, strip_boilerplate
 from .settings import SETTINGS, RecallSettings
 from .workspace import Views, Workspace
 
@@ -207,8 +207,11 @@ def _pointed_at(seeds: SeedSet, sid: str) -> bool:
 
 def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings = SETTINGS,
          fact_lines: list[FactLine] = ()) -> list[Candidate]:
-    query = search_text(task, s.title_repeat, s.span_repeat)
-    text_hits = fuse_vector_hits(ws.text.search(query, limit=s.text_hits, max_df=s.text_max_df), vector_hits(ws, task, s))
+    # Full-text search reads the task without its template matter; tracebacks and names
+    # are taken from all of it (a traceback is often inside <details>).
+    words = strip_boilerplate(task) if s.strip_boilerplate else task
+    query = search_text(words, s.title_repeat, s.span_repeat)
+    text_hits = fuse_vector_hits(ws.text.search(query, limit=s.text_hits, max_df=s.text_max_df), vector_hits(ws, words, s))
     seeds = collect_seeds(v, task, focus, text_hits)
     for fact in fact_lines:  # facts pull their code in
         for sid in fact.anchors:

@@ -20,6 +20,9 @@ _PATH = re.compile(r"(?<![\w/.-])([\w.-]+(?:/[\w.-]+)*\." + _EXT + r")\b")
 _DOTTED = re.compile(r"\b([A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)+)\b")
 _IDENT = re.compile(r"\b([A-Za-z_]\w{2,})\b")
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
+# Issue-template matter that says nothing about the code: HTML comments (the template's
+# prompts), collapsed <details> (environment dumps, long logs) and checklists.
+_BOILERPLATE = re.compile(r"<!--.*?-->|<details\b.*?</details>|^[ \t]*[-*] \[[ xX]\] [^\n]*$", re.S | re.M | re.I)
 
 
 @dataclass
@@ -63,6 +66,11 @@ def _symbol_at(v: Views, path: str, line: int) -> Symbol | None:
 def _name_rarity(v: Views, name: str) -> float:
     n = len(v.by_name.get(name.lower(), []))
     return 1.0 / math.sqrt(n) if n else 0.0
+
+
+def strip_boilerplate(task: str) -> str:
+    """The task without issue-template matter (its tracebacks are read from the original)."""
+    return _BOILERPLATE.sub("", task)
 
 
 def search_text(task: str, title_repeat: int, span_repeat: int) -> str:

@@ -26,6 +26,7 @@ class RecallSettings:
     text_max_df: float = MAX_DF  # a word in more than this share of symbols is not searched for
     title_repeat: int = 2  # extra times the task's first line counts in full-text search
     span_repeat: int = 1  # extra times each `inline code` span counts
+    strip_boilerplate: bool = True  # full-text search skips issue-template comments, <details>, checklists
     vector_hits: int = 40  # nearest embedded symbols fused with them (0: vectors off)
     vector_query_chars: int = 1500  # how much of the task is embedded to find them
     fact_seed: float = 2.0  # seed weight of a symbol that a relevant fact is anchored to

@@ -110,3 +110,24 @@ def test_tests_that_echo_the_task_do_not_lift_what_they_all_call(tmp_path):
     assert order[0] == "lib/invoice.py:total" and order.index("lib/helpers.py:build") > 8
     loud = [c.sym.id for c in rank(ws, ws.fresh_views(), task, [], replace(SETTINGS, side_seed_factor=1.0))]
     assert loud[0] == "lib/helpers.py:build"
+
+
+def test_issue_template_matter_is_not_searched_but_its_traceback_still_seeds(tmp_path):
+    ws = make_repo(tmp_path, {
+        "pkg/show.py": "def show_versions():\n    # installed versions of numpy, pandas, platform\n    return 'numpy pandas platform'\n",
+        "pkg/merge.py": "def merge_frames(left, right):\n    return left | right\n",
+        "pkg/core.py": "def explode(x):\n    raise ValueError(x)\n",
+    })
+    task = (
+        "merging frames drops rows\n"
+        "<!-- Please describe the bug; include installed versions -->\n"
+        "- [x] I searched for installed versions problems\n"
+        "<details>\nINSTALLED VERSIONS numpy pandas platform\n"
+        'Traceback (most recent call last):\n  File "pkg/core.py", line 2, in explode\n</details>\n'
+    )
+    result = recall(ws, task, 2000)
+    paths = first_files(result)
+    assert "pkg/show.py" not in paths  # only the template's words match it
+    assert paths[0] in ("pkg/core.py", "pkg/merge.py") and {"pkg/core.py", "pkg/merge.py"} <= set(paths)
+    kept = rank(ws, ws.fresh_views(), task, [], replace(SETTINGS, strip_boilerplate=False))
+    assert "pkg/show.py" in {c.sym.path for c in kept[:3]}  # the same task, searched whole
