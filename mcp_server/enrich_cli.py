@@ -24,7 +24,8 @@ def cmd_enrich(args) -> int:
         except ProviderError as exc:
             print(f"ctxfold: {exc}")
             provider = None
-    settings = EnrichSettings(max_tokens_per_request=args.max_tokens) if args.max_tokens else None
+    given = {"max_tokens_per_request": args.max_tokens, "max_requests": args.max_requests}
+    settings = EnrichSettings(**{k: v for k, v in given.items() if v is not None})
     bar = ProgressBar()
     try:
         r = derive(ws.indexer, provider=provider, stale_only=args.stale, dry_run=args.dry_run,
@@ -36,7 +37,11 @@ def cmd_enrich(args) -> int:
         print(f"heuristic edges: {r.heuristic_edges}" + (" (dry run: not stored)" if args.dry_run else ""))
     if provider is not None:
         if args.dry_run:
-            print(f"llm: would send {r.llm_requests or 'up to the request cap of'} requests, ~{r.est_input_tokens:,} input + ~{r.est_output_tokens:,} output tokens")
+            print(f"llm: would send {r.llm_requests} requests, ~{r.est_input_tokens:,} input + ~{r.est_output_tokens:,} "
+                  f"output tokens ({r.llm_cached} clusters answered from the cache)")
+            if r.llm_skipped:
+                print(f"llm: {r.llm_skipped} more clusters are over the cap of {settings.max_requests} requests per run; "
+                      "raise it with --max-requests, or run again later (answers are cached)")
         else:
             print(f"llm edges: {r.llm_edges} ({r.llm_requests} requests, {r.llm_cached} clusters from cache, {r.llm_skipped} skipped)")
         if r.degraded:
@@ -53,7 +58,8 @@ def add_enrich_cli(subparsers, common) -> None:
                    help="LLM for couplings the call graph misses (default: heuristics only)")
     p.add_argument("--model", default=None)
     p.add_argument("--base-url", default=None, help="for openai: e.g. http://localhost:11434/v1 (Ollama)")
-    p.add_argument("--max-tokens", type=int, default=None, help="input tokens per LLM request")
+    p.add_argument("--max-tokens", type=int, default=None, help="input tokens per LLM request (default 6000)")
+    p.add_argument("--max-requests", type=int, default=None, help="LLM requests per run (default 200)")
     p.add_argument("--dry-run", action="store_true", help="estimate tokens and calls; send and store nothing")
     p.add_argument("--stale", action="store_true", help="re-derive only LLM edges whose ends changed")
     p.add_argument("--vectors", choices=["volatile", "all", "off"], default="volatile",

@@ -53,3 +53,16 @@ def test_enrich_without_an_api_key_says_so_and_still_derives_heuristics(pyshop, 
     assert main(["enrich", "--repo", str(pyshop), "--provider", "anthropic", "--vectors", "off"]) == 0
     out = capsys.readouterr().out
     assert "ANTHROPIC_API_KEY" in out and "heuristic edges:" in out
+
+
+def test_enrich_dry_run_says_what_the_request_cap_leaves_for_later(pyshop, capsys, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")  # a dry run sends nothing
+    args = ["enrich", "--repo", str(pyshop), "--provider", "anthropic", "--vectors", "off", "--dry-run", "--max-tokens", "1000"]
+    assert main(args) == 0
+    full = capsys.readouterr().out
+    total = int(full.split("would send ")[1].split(" requests")[0])
+    assert total >= 2 and "over the cap" not in full
+    assert main([*args, "--max-requests", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "would send 1 requests" in out
+    assert f"{total - 1} more clusters are over the cap of 1 requests per run" in out
