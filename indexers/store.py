@@ -28,7 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from .errors import CtxfoldError
-from .paths import connect
+from .paths import connect, make_store_dir
 from .types import Edge, FileRecord, Import, ParsedFile, Ref, Symbol
 
 SCHEMA_VERSION = 4
@@ -227,7 +227,7 @@ class CodeStore:
     @property
     def db(self):
         if self._db is None:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            make_store_dir(self.dir)
             self._db = connect(self.dir)
         return self._db
 
@@ -275,7 +275,7 @@ class CodeStore:
     @contextmanager
     def write_lock(self, timeout: float = 30.0):
         """Hold the index write lock; StoreBusy if another process keeps it past ``timeout``."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_store_dir(self.dir)
         fh = open(self.dir / LOCK, "a+")
         deadline = time.monotonic() + timeout
         try:

@@ -48,7 +48,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from indexers.paths import connect
+from indexers.paths import connect, make_store_dir
 from mcp_server.errors import CtxfoldError
 
 log = logging.getLogger(__name__)
@@ -501,7 +501,7 @@ class FactStore:
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.store_dir = Path(store_dir)
-        self.store_dir.mkdir(parents=True, exist_ok=True)
+        make_store_dir(self.store_dir)
         self.resolve_anchor = resolve_anchor
         self.settings = settings
         self._clock = clock

@@ -12,6 +12,7 @@ import pytest
 
 from indexers.build import Indexer
 from indexers.paths import store_dir_for
+from mcp_server.facts import FactStore
 
 
 def index(repo):
@@ -107,6 +108,21 @@ def test_binary_huge_undecodable_and_outside_symlinks_are_skipped_with_reasons(p
     assert reasons["link.py"] == "symlink pointing outside the repository"
     assert "loop" in reasons["shop/loop"]
     assert not {"blob.py", "latin.py", "huge.py", "link.py"} & set(ix.files)
+
+
+def test_the_store_keeps_itself_out_of_git_but_not_a_folder_the_user_chose(pyshop, tmp_path):
+    from tests.gitrepo import git
+
+    git(pyshop, "init", "-q")
+    FactStore(store_dir_for(pyshop)).record("order totals are rounded once, at checkout", "decision")
+    index(pyshop)  # the facts made the store; the index adds to it
+    status = git(pyshop, "status", "--porcelain", "--untracked-files=all")
+    assert status and ".ctxfold" not in status  # the repository's own files are listed, not the store
+
+    chosen = tmp_path / "mine"
+    chosen.mkdir()
+    Indexer(pyshop, store_dir=chosen).update()
+    assert (chosen / "lance").is_dir() and not (chosen / ".gitignore").exists()
 
 
 def test_empty_repository_gives_an_empty_index(tmp_path):
