@@ -419,13 +419,12 @@ def enrich_estimate(repo: Path, now: datetime | None = None) -> dict:
 
     ``cli``: ``derive(dry_run=True)`` exactly as the command runs it (volatility as of
     today, the default request cap). ``uncapped``: the same without the request cap.
-    ``at_base``: ``enrich(dry_run=True)`` over the symbols stable as of the base commit,
-    uncapped (what the command would have said on the day of the commit).
+    ``at_base``: uncapped, with volatility as of the base commit (what the command would
+    have said on the day of that commit).
     """
-    from indexers.enrich import EnrichSettings, enrich
+    from indexers.enrich import EnrichSettings
     from indexers.providers import make_provider
     from indexers.semantic import derive
-    from indexers.volatility import compute_volatility
     from mcp_server.workspace import Workspace
 
     ws = Workspace(repo)
@@ -433,9 +432,10 @@ def enrich_estimate(repo: Path, now: datetime | None = None) -> dict:
     provider = make_provider("anthropic", api_key="dry-run")  # nothing is sent
     uncapped = EnrichSettings(max_requests=10**9)
     out: dict = {"provider": f"{provider.name}/{provider.model}"}
-    for key, settings in (("cli", None), ("uncapped", uncapped)):
+    base_time = now or commit_time(repo)
+    for key, settings, at in (("cli", None, None), ("uncapped", uncapped, None), ("at_base", uncapped, base_time)):
         started = time.perf_counter()
-        r = derive(ws.indexer, provider=provider, dry_run=True, vectors_mode="off", enrich_settings=settings)
+        r = derive(ws.indexer, provider=provider, dry_run=True, vectors_mode="off", enrich_settings=settings, now=at)
         out[key] = {
             "requests": r.llm_requests,
             "clusters_over_cap": r.llm_skipped,
@@ -445,23 +445,6 @@ def enrich_estimate(repo: Path, now: datetime | None = None) -> dict:
             "volatile_files": r.volatile_files,
             "seconds": round(time.perf_counter() - started, 1),
         }
-    started = time.perf_counter()
-    at = now or commit_time(repo)
-    vol = compute_volatility(repo, list(ws.indexer.files), now=at)
-    stable = [s for s in ws.indexer.all_symbols() if not vol.is_volatile(s.path)]
-    calls = [(e.src, e.dst) for e in ws.indexer.all_edges() if e.kind == "call"]
-    res = enrich(
-        stable, lambda p: (repo / p).read_text(encoding="utf-8-sig", errors="replace"), calls,
-        provider, ws.store_dir, uncapped, dry_run=True,
-    )
-    out["at_base"] = {
-        "requests": res.requests,
-        "input_tokens": res.est_input_tokens,
-        "output_tokens": res.est_output_tokens,
-        "stable_symbols": len(stable),
-        "volatile_files": len(vol.volatile_paths()),
-        "seconds": round(time.perf_counter() - started, 1),
-    }
     return out
 
 
@@ -613,8 +596,8 @@ def report(runs: Sequence[InstanceRun], budget: int, enrich: dict | None = None)
                 f"~{u['output_tokens']:,} output tokens"
             )
             lines.append(
-                f"  stable as of the base commit ({b['volatile_files']} volatile files, {b['stable_symbols']} "
-                f"stable symbols), uncapped: {b['requests']} requests, ~{b['input_tokens']:,} input + "
+                f"  stable as of the base commit ({b['volatile_files']} volatile, {b['stable_files']} "
+                f"stable files), uncapped: {b['requests']} requests, ~{b['input_tokens']:,} input + "
                 f"~{b['output_tokens']:,} output tokens"
             )
     return "\n".join(lines)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
@@ -69,6 +70,7 @@ def derive(
     enrich_settings: EnrichSettings | None = None,
     vector_settings: VectorSettings | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    now: datetime | None = None,
 ) -> DeriveReport:
     repo = indexer.repo
     report = DeriveReport()
@@ -81,7 +83,7 @@ def derive(
         pf = indexer.files.get(path)
         return pf.hash if pf else None
 
-    vol = compute_volatility(repo, list(indexer.files))
+    vol = compute_volatility(repo, list(indexer.files), now=now)  # now: the reference time of churn
     report.volatile_files = len(vol.volatile_paths())
     report.stable_files = len(indexer.files) - report.volatile_files
     report.volatility_note = vol.note
