@@ -212,7 +212,7 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
     words = strip_boilerplate(task) if s.strip_boilerplate else task
     query = search_text(words, s.title_repeat, s.span_repeat)
     text_hits = fuse_vector_hits(ws.text.search(query, limit=s.text_hits, max_df=s.text_max_df), vector_hits(ws, words, s))
-    seeds = collect_seeds(v, task, focus, text_hits)
+    seeds = collect_seeds(v, task, focus, text_hits, s.contained_name_seed)
     for fact in fact_lines:  # facts pull their code in
         for sid in fact.anchors:
             if sid in v.symbols:

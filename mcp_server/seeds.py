@@ -82,7 +82,8 @@ def search_text(task: str, title_repeat: int, span_repeat: int) -> str:
     return "\n".join([task, *[title] * title_repeat, *spans * span_repeat])
 
 
-def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[str, float, list[str]]]) -> SeedSet:
+def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[str, float, list[str]]],
+                  contained: float = 0.0) -> SeedSet:
     seeds = SeedSet()
 
     # Traceback frames: the strongest evidence there is; the innermost frame counts most.
@@ -133,6 +134,16 @@ def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[s
         weight = (2.0 if is_code_like else 0.6) * _name_rarity(v, name)
         for sym in exact:
             seeds.add(sym.id, weight, f"named in the task ({name})")
+
+    # snake_case names inside longer ones: `is_zero` points at `_eval_is_zero` too, and
+    # `as_set` at `_eval_as_set`; shared by all the symbols whose names contain them.
+    if contained:
+        for name in {n.lower().strip("_") for n in _IDENT.findall(task) if "_" in n.strip("_")}:
+            run = f"_{name}_"
+            syms = [sym for key, group in v.by_name.items() if key.strip("_") != name and run in f"_{key.strip('_')}_"
+                    for sym in group]
+            for sym in syms:
+                seeds.add(sym.id, contained / math.sqrt(len(syms)), f"name contains {name}")
 
     # Focus: what the agent is working on.
     for item in focus or []:

@@ -29,6 +29,7 @@ class RecallSettings:
     strip_boilerplate: bool = True  # full-text search skips issue-template comments, <details>, checklists
     vector_hits: int = 40  # nearest embedded symbols fused with them (0: vectors off)
     vector_query_chars: int = 1500  # how much of the task is embedded to find them
+    contained_name_seed: float = 2.0  # seed weight shared by the symbols whose names contain a snake_case name of the task
     fact_seed: float = 2.0  # seed weight of a symbol that a relevant fact is anchored to
     # Diffusion (personalized PageRank by power iteration around the seeds).
     restart: float = 0.8  # share of activation that returns to the seeds each step

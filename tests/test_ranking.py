@@ -131,3 +131,20 @@ def test_issue_template_matter_is_not_searched_but_its_traceback_still_seeds(tmp
     assert paths[0] in ("pkg/core.py", "pkg/merge.py") and {"pkg/core.py", "pkg/merge.py"} <= set(paths)
     kept = rank(ws, ws.fresh_views(), task, [], replace(SETTINGS, strip_boilerplate=False))
     assert "pkg/show.py" in {c.sym.path for c in kept[:3]}  # the same task, searched whole
+
+
+def test_a_snake_case_name_points_at_the_longer_names_that_contain_it(tmp_path):
+    ws = make_repo(tmp_path, {
+        "alg/add.py": "class Add:\n    def _eval_is_zero(self):\n        return all(a == 0 for a in self.args)\n",
+        "alg/mul.py": "class Mul:\n    def _eval_is_zero(self):\n        return any(a == 0 for a in self.args)\n",
+        "alg/expr.py": "class Expr:\n    @property\n    def is_zero(self):\n        return self._eval_is_zero()\n",
+    })
+    v = ws.fresh_views()
+    task = "`is_zero` gives a wrong answer on `Add`"
+    seeds = collect_seeds(v, task, [], [], contained=2.0).seeds
+    assert seeds["alg/mul.py:Mul._eval_is_zero"].reasons == ["name contains is_zero"]
+    assert "alg/expr.py:Expr.is_zero" not in {sid for sid, s in seeds.items() if "name contains is_zero" in s.reasons}
+    ranked = [c.sym.id for c in rank(ws, v, task, [])]
+    assert ranked.index("alg/add.py:Add._eval_is_zero") < ranked.index("alg/mul.py:Mul._eval_is_zero")
+    off = [c.sym.id for c in rank(ws, v, task, [], replace(SETTINGS, contained_name_seed=0.0))]
+    assert "alg/mul.py:Mul._eval_is_zero" not in off  # nothing else leads there
