@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import re
 from dataclasses import dataclass, field
@@ -66,6 +68,24 @@ def _symbol_at(v: Views, path: str, line: int) -> Symbol | None:
 def _name_rarity(v: Views, name: str) -> float:
     n = len(v.by_name.get(name.lower(), []))
     return 1.0 / math.sqrt(n) if n else 0.0
+
+
+def _names_containing(v: Views, name: str) -> list[str]:
+    """Symbol names (lowercased) that hold ``name`` as whole snake_case words, itself aside.
+    One search over all names joined, so a task with many names stays fast."""
+    if not v.name_runs or v.name_runs[0] != v.generation:
+        keys = list(v.by_name)
+        runs = [f"_{k.strip('_')}_" for k in keys]
+        starts = list(itertools.accumulate((len(r) + 1 for r in runs), initial=0))
+        v.name_runs = (v.generation, "\n".join(runs), starts, keys)
+    _, joined, starts, keys = v.name_runs
+    run = f"_{name}_"
+    found: dict[str, None] = {}
+    at = joined.find(run)
+    while at >= 0:
+        found[keys[bisect.bisect_right(starts, at) - 1]] = None
+        at = joined.find(run, at + 1)
+    return [key for key in found if key.strip("_") != name]
 
 
 def strip_boilerplate(task: str) -> str:
@@ -139,9 +159,7 @@ def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[s
     # `as_set` at `_eval_as_set`; shared by all the symbols whose names contain them.
     if contained:
         for name in {n.lower().strip("_") for n in _IDENT.findall(task) if "_" in n.strip("_")}:
-            run = f"_{name}_"
-            syms = [sym for key, group in v.by_name.items() if key.strip("_") != name and run in f"_{key.strip('_')}_"
-                    for sym in group]
+            syms = [sym for key in _names_containing(v, name) for sym in v.by_name[key]]
             for sym in syms:
                 seeds.add(sym.id, contained / math.sqrt(len(syms)), f"name contains {name}")
 

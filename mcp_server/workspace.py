@@ -41,6 +41,7 @@ class Views:
     semantic: int = 0  # fresh semantic edges in the graph
     neighbours: dict = field(default_factory=dict)  # recall's per-node neighbour lists, filled lazily
     neighbours_key: tuple = ()  # the recall settings those lists were made with
+    name_runs: tuple = ()  # (generation, names joined for substring search, offsets, names); seeds.py
 
 
 class Workspace:

@@ -148,3 +148,8 @@ def test_a_snake_case_name_points_at_the_longer_names_that_contain_it(tmp_path):
     assert ranked.index("alg/add.py:Add._eval_is_zero") < ranked.index("alg/mul.py:Mul._eval_is_zero")
     off = [c.sym.id for c in rank(ws, v, task, [], replace(SETTINGS, contained_name_seed=0.0))]
     assert "alg/mul.py:Mul._eval_is_zero" not in off  # nothing else leads there
+
+    (tmp_path / "alg/pow.py").write_text("class Pow:\n    def _eval_is_zero(self):\n        return False\n")
+    ws.refresh()
+    seeds = collect_seeds(ws.fresh_views(), task, [], [], contained=2.0).seeds
+    assert "name contains is_zero" in seeds["alg/pow.py:Pow._eval_is_zero"].reasons  # names seen after an update
