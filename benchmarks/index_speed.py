@@ -20,7 +20,6 @@ from pathlib import Path
 
 from indexers.build import Indexer
 
-
 WARM = """
 import sys, time
 from indexers.build import Indexer

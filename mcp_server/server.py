@@ -97,8 +97,8 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
         task instead of reading whole files. Returns facts, then the most relevant symbols in full
         (with path and line range, grouped by file), signatures of their neighbours, and a list of
         what was left out with token costs (ask fold_file or a bigger budget for those)."""
-        from .recall import recall as do_recall
         from .facts_bridge import facts_for
+        from .recall import recall as do_recall
 
         ws = workspace(ctx)
         result = await _run(ctx, ws, do_recall, ws, task, budget, focus, "markdown", facts=facts_for(ws))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import math
 import re
-from functools import lru_cache
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 
 from indexers.types import ParsedFile

@@ -3,8 +3,8 @@ answers come back as validated, hash-stamped semantic edges, cached by content."
 
 from __future__ import annotations
 
-import dataclasses
 import ast
+import dataclasses
 import hashlib
 import json
 from datetime import datetime
