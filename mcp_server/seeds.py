@@ -157,8 +157,9 @@ def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[s
 
     # snake_case names inside longer ones: `is_zero` points at `_eval_is_zero` too, and
     # `as_set` at `_eval_as_set`; shared by all the symbols whose names contain them.
+    # Not the words of file paths (tests/test_build.py is no hint at test_build_html).
     if contained:
-        for name in {n.lower().strip("_") for n in _IDENT.findall(task) if "_" in n.strip("_")}:
+        for name in {n.lower().strip("_") for n in _IDENT.findall(_PATH.sub(" ", task)) if "_" in n.strip("_")}:
             syms = [sym for key in _names_containing(v, name) for sym in v.by_name[key]]
             for sym in syms:
                 seeds.add(sym.id, contained / math.sqrt(len(syms)), f"name contains {name}")

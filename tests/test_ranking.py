@@ -144,6 +144,8 @@ def test_a_snake_case_name_points_at_the_longer_names_that_contain_it(tmp_path):
     seeds = collect_seeds(v, task, [], [], contained=2.0).seeds
     assert seeds["alg/mul.py:Mul._eval_is_zero"].reasons == ["name contains is_zero"]
     assert "alg/expr.py:Expr.is_zero" not in {sid for sid, s in seeds.items() if "name contains is_zero" in s.reasons}
+    in_path = collect_seeds(v, "see alg/eval_is.py", [], [], contained=2.0).seeds  # a path's words are no name
+    assert not any("name contains" in r for s in in_path.values() for r in s.reasons)
     ranked = [c.sym.id for c in rank(ws, v, task, [])]
     assert ranked.index("alg/add.py:Add._eval_is_zero") < ranked.index("alg/mul.py:Mul._eval_is_zero")
     off = [c.sym.id for c in rank(ws, v, task, [], replace(SETTINGS, contained_name_seed=0.0))]
