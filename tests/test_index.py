@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import pytest
+from gitrepo import git
 
 from indexers.build import Indexer
 from indexers.paths import store_dir_for
@@ -111,8 +112,6 @@ def test_binary_huge_undecodable_and_outside_symlinks_are_skipped_with_reasons(p
 
 
 def test_the_store_keeps_itself_out_of_git_but_not_a_folder_the_user_chose(pyshop, tmp_path):
-    from tests.gitrepo import git
-
     git(pyshop, "init", "-q")
     FactStore(store_dir_for(pyshop)).record("order totals are rounded once, at checkout", "decision")
     index(pyshop)  # the facts made the store; the index adds to it
