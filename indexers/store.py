@@ -227,8 +227,7 @@ class CodeStore:
     @property
     def db(self):
         if self._db is None:
-            make_store_dir(self.dir)
-            self._db = connect(self.dir)
+            self._db = connect(self.dir)  # makes the store directory if need be
         return self._db
 
     # manifest
