@@ -25,6 +25,15 @@ _CODE_SPAN = re.compile(r"`([^`\n]+)`")
 # Issue-template matter that says nothing about the code: HTML comments (the template's
 # prompts), collapsed <details> (environment dumps, long logs) and checklists.
 _BOILERPLATE = re.compile(r"<!--.*?-->|<details\b.*?</details>|^[ \t]*[-*] \[[ xX]\] [^\n]*$", re.S | re.M | re.I)
+# A fenced block that reports installed versions (pip list, `python -m requests.help`,
+# `pylint --version`): package names in it would match modules that have no part in the bug.
+_FENCE = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.S | re.M)
+_VERSION_LINE = re.compile(
+    r"\b\d+\.\d+\.\d+|==\d|\bversion\b|\bnull\b|\bNone\b"  # 1.26.7, attrs==19.3, "version": null
+    r"|^[\s{}\[\](),:\"'=-]*$"  # JSON punctuation, table rules
+    r"|^\s*\"?[\w .-]+\"?\s*:\s*[{\[]?\s*,?\s*$",  # "urllib3": {
+    re.I,
+)
 
 
 @dataclass
@@ -88,9 +97,16 @@ def _names_containing(v: Views, name: str) -> list[str]:
     return [key for key in found if key.strip("_") != name]
 
 
+def _is_version_dump(block: str) -> bool:
+    lines = [line for line in block.splitlines() if line.strip()]
+    return len(lines) >= 4 and sum(bool(_VERSION_LINE.search(line)) for line in lines) >= 0.7 * len(lines)
+
+
 def strip_boilerplate(task: str) -> str:
-    """The task without issue-template matter (its tracebacks are read from the original)."""
-    return _BOILERPLATE.sub("", task)
+    """The task without issue-template matter and version reports (its tracebacks are
+    read from the original)."""
+    task = _BOILERPLATE.sub("", task.replace("\r\n", "\n"))
+    return _FENCE.sub(lambda m: "" if _is_version_dump(m.group(2)) else m.group(0), task)
 
 
 def search_text(task: str, title_repeat: int, span_repeat: int) -> str:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from mcp_server.recall import rank, recall
-from mcp_server.seeds import collect_seeds
+from mcp_server.seeds import collect_seeds, strip_boilerplate
 from mcp_server.settings import SETTINGS
 from mcp_server.textindex import TextIndex
 from mcp_server.workspace import Workspace
@@ -131,6 +131,27 @@ def test_issue_template_matter_is_not_searched_but_its_traceback_still_seeds(tmp
     assert paths[0] in ("pkg/core.py", "pkg/merge.py") and {"pkg/core.py", "pkg/merge.py"} <= set(paths)
     kept = rank(ws, ws.fresh_views(), task, [], replace(SETTINGS, strip_boilerplate=False))
     assert "pkg/show.py" in {c.sym.path for c in kept[:3]}  # the same task, searched whole
+
+
+def test_a_version_report_is_not_searched_but_output_and_code_are():
+    report = '```json\r\n{\r\n  "urllib3": {\r\n    "version": "1.26.7"\r\n  },\r\n  "chardet": {\r\n    "version": null\r\n  }\r\n}\r\n```\r\n'
+    pip_list = "```\n$ pip list\nPackage    Version\n---------- -------\nattrs      21.4.0\niniconfig  1.1.1\n```\n"
+    output = "```\n>>> wcs.world_to_pixel(pt, 1.05)\n(1.5, 2.25)\n>>> wcs.pixel_to_world(1.5, 2.25)\n(0.5, 1.0)\n```\n"
+    stripped = strip_boilerplate("Proxy auth fails\r\n" + report + pip_list + output)
+    assert "urllib3" not in stripped and "iniconfig" not in stripped
+    assert "Proxy auth fails" in stripped and "world_to_pixel(pt, 1.05)" in stripped
+
+
+def test_a_version_report_does_not_pull_in_the_code_that_prints_versions(tmp_path):
+    ws = make_repo(tmp_path, {
+        "pkg/help.py": "def info():\n    return {'urllib3': urllib3_version, 'chardet': chardet_version, 'idna': idna_version}\n",
+        "pkg/proxy.py": "def proxy_headers(proxy):\n    '''Proxy-Authorization header for a proxy url.'''\n    return {}\n",
+    })
+    report = '```\n{\n  "urllib3": {\n    "version": "1.26.7"\n  },\n  "chardet": {\n    "version": null\n  },\n  "idna": {\n    "version": "3.3"\n  }\n}\n```\n'
+    task = "Proxy authorization header is dropped\n## System Information\n" + report
+    assert first_files(recall(ws, task, 2000)) == ["pkg/proxy.py"]
+    whole = rank(ws, ws.fresh_views(), task, [], replace(SETTINGS, strip_boilerplate=False))
+    assert "pkg/help.py" in {c.sym.path for c in whole}  # the same task, searched whole
 
 
 def test_a_snake_case_name_points_at_the_longer_names_that_contain_it(tmp_path):
