@@ -129,7 +129,7 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
     async def search_symbols(
         query: Annotated[str, Field(description="A symbol name, Class.method, a prefix, or words from its name or docstring.")],
         ctx: Context,
-        kind: Annotated[str | None, Field(description="function, method, class, struct, interface, trait, enum or type")] = None,
+        kind: Annotated[str | None, Field(description="function, method, class, struct, interface, trait, enum, type or constant")] = None,
         path: Annotated[str | None, Field(description="Only symbols in this file or directory.")] = None,
         limit: Annotated[int, Field(description="Hits per page (1-200).")] = 20,
         offset: Annotated[int, Field(description="Skip this many hits (paging).")] = 0,

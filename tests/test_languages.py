@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from indexers.build import Indexer
+from indexers.parse import parse_source
 from indexers.resolve import ResolveIndex, resolve_file
 from indexers.types import Edge
 
@@ -410,3 +411,32 @@ def test_go_import_paths_come_from_go_mod_when_the_root_is_known(tmp_path: Path)
     edges = {(e.src, e.kind, e.dst) for e in resolve_file(ix.files["svc/cmd/run/main.go"], index)}
     assert ("svc/cmd/run/main.go:main", "call", "svc/tiny.go:Clean") in edges
     assert ("svc/cmd/run/main.go:", "import", "svc/tiny.go:") in edges
+
+
+CONSTANTS = {
+    # language: (file name, source, symbols as (qualname, kind, start, end))
+    "python": ("m.py",
+               'import os\nMAX_RETRIES = 3\nDEFAULTS: dict = {\n    "a": 1,\n}\nlowercase = 5\nclass C:\n    LIMIT = 2\n'
+               "def f():\n    INNER = 1\n    return INNER\nif os.name:\n    HIDDEN = 1\n",
+               [("MAX_RETRIES", "constant", 2, 2), ("DEFAULTS", "constant", 3, 5), ("C", "class", 7, 8), ("f", "function", 9, 11)]),
+    "javascript": ("m.js",
+                   "const MAX = 3;\nexport const DEFAULTS = {\n  a: 1,\n};\nconst HANDLER = () => 1;\nconst lower = 2;\n"
+                   "function f() { const IN = 1; }\n",
+                   [("MAX", "constant", 1, 1), ("DEFAULTS", "constant", 2, 4), ("HANDLER", "function", 5, 5), ("f", "function", 7, 7)]),
+    "typescript": ("m.ts", "const MAX = 3 as const;\nexport const DEFAULTS: Record<string, number> = {\n  a: 1,\n};\nconst HANDLER = () => 1;\n",
+                   [("MAX", "constant", 1, 1), ("DEFAULTS", "constant", 2, 4), ("HANDLER", "function", 5, 5)]),
+    "rust": ("m.rs", 'const MAX: u32 = 3;\nstatic NAME: &str = "x";\nstruct S;\nimpl S { const LIMIT: u8 = 1; }\nfn f() { const IN: u8 = 2; }\n',
+             [("MAX", "constant", 1, 1), ("NAME", "constant", 2, 2), ("S", "struct", 3, 3), ("S.LIMIT", "constant", 4, 4), ("f", "function", 5, 5)]),
+    "go": ("m.go", "package m\nconst Max = 3\nconst (\n\tA = iota\n\tB\n)\nfunc f() { const in = 1 }\n",
+           [("Max", "constant", 2, 2), ("A", "constant", 4, 4), ("B", "constant", 5, 5), ("f", "function", 7, 7)]),
+}
+
+
+@pytest.mark.parametrize("language", sorted(CONSTANTS))
+def test_module_level_constants_are_symbols_and_nothing_inside_a_function_is(language: str):
+    name, source, expected = CONSTANTS[language]
+    parsed = parse_source(name, language, source.encode(), source)
+    assert [(s.qualname, s.kind, s.start_line, s.end_line) for s in parsed.symbols] == expected
+    # A constant's signature is its first line, not a whole table.
+    defaults = [s for s in parsed.symbols if s.name == "DEFAULTS"]
+    assert all("1" not in s.signature for s in defaults)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from mcp_server.fold import fold_file
 from mcp_server.recall import rank, recall
+from mcp_server.search import search_symbols
 from mcp_server.seeds import collect_seeds, strip_boilerplate
 from mcp_server.settings import SETTINGS
 from mcp_server.textindex import TextIndex
@@ -176,3 +178,18 @@ def test_a_snake_case_name_points_at_the_longer_names_that_contain_it(tmp_path):
     ws.refresh()
     seeds = collect_seeds(ws.fresh_views(), task, [], [], contained=2.0).seeds
     assert "name contains is_zero" in seeds["alg/pow.py:Pow._eval_is_zero"].reasons  # names seen after an update
+
+
+def test_a_constant_the_task_names_is_recalled_found_and_folded(tmp_path):
+    table = "".join(f'    "code_{i}": {i},\n' for i in range(40))
+    ws = make_repo(tmp_path, {
+        "app/config.py": f"MAX_RETRIES = 3\nERROR_CODES = {{\n{table}}}\n",
+        "app/net.py": "from app.config import MAX_RETRIES\n\ndef fetch(url):\n    return [url] * MAX_RETRIES\n",
+    })
+    result = recall(ws, "Raise MAX_RETRIES from 3 to 5", 1000)
+    assert (result.items[0].symbol, result.items[0].kind) == ("MAX_RETRIES", "constant")
+    hits = search_symbols(ws, "codes", kind="constant").hits
+    assert [(h.symbol, h.location) for h in hits] == [("ERROR_CODES", "app/config.py:2-43")]
+    folded = fold_file(ws, "app/config.py")
+    assert folded.folded and folded.folded[0][:2] == (3, 43)  # the table's body, its first line kept
+    assert "1\tMAX_RETRIES = 3" in folded.text and "2\tERROR_CODES = {" in folded.text

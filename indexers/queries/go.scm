@@ -7,6 +7,7 @@
   (type_identifier) (qualified_type) (generic_type) (pointer_type) (slice_type) (array_type)
   (map_type) (channel_type) (function_type)]) @definition.type
 (type_alias name: (type_identifier) @name) @definition.type
+(source_file (const_declaration (const_spec name: (identifier) @name) @definition.constant))
 (interface_type (method_elem name: (field_identifier) @name) @definition.method)
 
 ; References

@@ -8,6 +8,13 @@
   name: (identifier) @name
   value: [(arrow_function) (function_expression) (generator_function)] @definition.function)
 (variable_declarator name: (identifier) @name value: (class) @definition.class)
+; Top-level constants (not functions): const MAX_RETRIES = 3, export const DEFAULTS = {...}
+((program (lexical_declaration (variable_declarator name: (identifier) @name
+  value: [(string) (template_string) (number) (object) (array) (call_expression) (new_expression) (member_expression) (binary_expression) (unary_expression) (identifier) (true) (false) (null) (regex)]) @definition.constant))
+  (#match? @name "^_*[A-Z][A-Z0-9_]*$"))
+((program (export_statement (lexical_declaration (variable_declarator name: (identifier) @name
+  value: [(string) (template_string) (number) (object) (array) (call_expression) (new_expression) (member_expression) (binary_expression) (unary_expression) (identifier) (true) (false) (null) (regex)]) @definition.constant)))
+  (#match? @name "^_*[A-Z][A-Z0-9_]*$"))
 ; class fields holding functions: handler = () => {}
 (field_definition
   property: [(property_identifier) (private_property_identifier)] @name

@@ -1,6 +1,9 @@
 ; Definitions
 (function_definition name: (identifier) @name) @definition.function
 (class_definition name: (identifier) @name) @definition.class
+; Module-level constants: MAX_RETRIES = 3, DEFAULTS: dict = {...}
+((module (expression_statement (assignment left: (identifier) @name) @definition.constant))
+  (#match? @name "^_*[A-Z][A-Z0-9_]*$"))
 
 ; References
 (call function: [(identifier) (attribute)] @reference.call)

@@ -6,6 +6,8 @@
 (enum_item name: (type_identifier) @name) @definition.enum
 (trait_item name: (type_identifier) @name) @definition.trait
 (type_item name: (type_identifier) @name) @definition.type
+(const_item name: (identifier) @name) @definition.constant
+(static_item name: (identifier) @name) @definition.constant
 (mod_item name: (identifier) @name body: (declaration_list)) @definition.module
 ; `impl Type` and `impl Trait for Type` name their functions Type.fn (an impl is no symbol)
 (impl_item type: [
