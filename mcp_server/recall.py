@@ -166,17 +166,20 @@ def vector_hits(ws: Workspace, task: str, s: RecallSettings) -> list[tuple[str, 
     return [(h.symbol_id, h.score) for h in search_vectors(db, embedder, query, limit=s.vector_hits)]
 
 
-def fuse_vector_hits(text_hits: list[tuple[str, float, list[str]]], vec: list[tuple[str, float]]) -> list[tuple[str, float, list[str]]]:
-    """Reciprocal rank fusion of full-text and vector hits (k=60), best first."""
+def fuse_vector_hits(text_hits: list[tuple[str, float, list[str]]], vec: list[tuple[str, float]],
+                     weight: float) -> list[tuple[str, float, list[str]]]:
+    """Full-text hits keep their BM25 scores; the nearest embedded symbols add to them, the
+    first up to ``weight`` times the best text score, later ones less. Best first.
+    (Reciprocal rank fusion would flatten BM25's spread: with vectors, the text seeds would
+    weigh otherwise than in the ranking tuned without them.)"""
     if not vec:
         return text_hits
-    fused: dict[str, list] = {}
-    for rank_, (sid, _, terms) in enumerate(text_hits):
-        fused[sid] = [1.0 / (60 + rank_), terms]
+    top = text_hits[0][1] if text_hits else 1.0
+    fused = {sid: [score, list(terms)] for sid, score, terms in text_hits}
     for rank_, (sid, _) in enumerate(vec):
         entry = fused.setdefault(sid, [0.0, []])
-        entry[0] += 1.0 / (60 + rank_)
-        entry[1] = entry[1] + ["(vector)"] if "(vector)" not in entry[1] else entry[1]
+        entry[0] += weight * top * 10 / (10 + rank_)
+        entry[1].append("(vector)")
     out = [(sid, score, terms) for sid, (score, terms) in fused.items()]
     out.sort(key=lambda t: -t[1])
     return out
@@ -211,7 +214,8 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
     # are taken from all of it (a traceback is often inside <details>).
     words = strip_boilerplate(task) if s.strip_boilerplate else task
     query = search_text(words, s.title_repeat, s.span_repeat)
-    text_hits = fuse_vector_hits(ws.text.search(query, limit=s.text_hits, max_df=s.text_max_df), vector_hits(ws, words, s))
+    text_hits = fuse_vector_hits(ws.text.search(query, limit=s.text_hits, max_df=s.text_max_df),
+                                 vector_hits(ws, words, s), s.vector_weight)
     seeds = collect_seeds(v, task, focus, text_hits, s.contained_name_seed)
     for fact in fact_lines:  # facts pull their code in
         for sid in fact.anchors:

@@ -28,6 +28,7 @@ class RecallSettings:
     span_repeat: int = 1  # extra times each `inline code` span counts
     strip_boilerplate: bool = True  # full-text search skips issue-template comments, <details>, checklists
     vector_hits: int = 40  # nearest embedded symbols fused with them (0: vectors off)
+    vector_weight: float = 0.5  # the nearest one adds this share of the best text score
     vector_query_chars: int = 1500  # how much of the task is embedded to find them
     contained_name_seed: float = 2.0  # seed weight shared by the symbols whose names contain a snake_case name of the task
     fact_seed: float = 2.0  # seed weight of a symbol that a relevant fact is anchored to

