@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from indexers.history import referenced_numbers
 from indexers.languages import LANGUAGES
 from indexers.tokens import count_tokens
 from indexers.types import Symbol
@@ -216,7 +217,10 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
     query = search_text(words, s.title_repeat, s.span_repeat)
     text_hits = fuse_vector_hits(ws.text.search(query, limit=s.text_hits, max_df=s.text_max_df),
                                  vector_hits(ws, words, s), s.vector_weight)
-    seeds = collect_seeds(v, task, focus, text_hits, s.contained_name_seed)
+    numbers = referenced_numbers(task)[: s.issue_refs]
+    refs = ws.issue_refs() if numbers else {}
+    changed_for = {n: refs[n] for n in numbers if n in refs}
+    seeds = collect_seeds(v, task, focus, text_hits, s.contained_name_seed, changed_for)
     for fact in fact_lines:  # facts pull their code in
         for sid in fact.anchors:
             if sid in v.symbols:

@@ -119,7 +119,9 @@ def search_text(task: str, title_repeat: int, span_repeat: int) -> str:
 
 
 def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[str, float, list[str]]],
-                  contained: float = 0.0) -> SeedSet:
+                  contained: float = 0.0, changed_for: dict[str, dict[str, int]] | None = None) -> SeedSet:
+    """``changed_for``: for each issue or pull request the task mentions, the files that
+    the commits for it changed (``indexers/history.py``)."""
     seeds = SeedSet()
 
     # Traceback frames: the strongest evidence there is; the innermost frame counts most.
@@ -140,6 +142,15 @@ def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[s
             syms = v.by_path.get(path, [])
             for sym in syms:
                 seeds.add(sym.id, 1.5 * trust / math.sqrt(max(1, len(syms))), f"file named in the task ({path})")
+
+    # Issues and pull requests the task mentions ("a regression from #7428"): every symbol
+    # of the files their commits changed, lightly, like a file the task names.
+    for number, changed in (changed_for or {}).items():
+        paths = [p for p in changed if p in v.by_path]
+        for path in paths:
+            syms = v.by_path[path]
+            for sym in syms:
+                seeds.add(sym.id, 1.5 / math.sqrt(len(paths) * len(syms)), f"changed for #{number}")
 
     # Dotted names: Class.method, module.func, Type::fn.
     for m in _DOTTED.finditer(task):

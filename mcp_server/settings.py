@@ -31,6 +31,7 @@ class RecallSettings:
     vector_weight: float = 0.5  # the nearest one adds this share of the best text score
     vector_query_chars: int = 1500  # how much of the task is embedded to find them
     contained_name_seed: float = 2.0  # seed weight shared by the symbols whose names contain a snake_case name of the task
+    issue_refs: int = 5  # first issue/PR numbers of the task whose commits' files are seeded (0: off)
     fact_seed: float = 2.0  # seed weight of a symbol that a relevant fact is anchored to
     # Diffusion (personalized PageRank by power iteration around the seeds).
     restart: float = 0.8  # share of activation that returns to the seeds each step

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from indexers.build import Indexer, Progress, UpdateStats
 from indexers.graph import add_code_edges, add_semantic_edges, build_graph
+from indexers.history import load_refs
 from indexers.paths import store_dir_for
 from indexers.scan import DEFAULT_MAX_BYTES
 from indexers.store import StoreBusy
@@ -63,6 +64,7 @@ class Workspace:
         self.edge_sources: list = []  # callables adding semantic edges (facts of type coupling)
         self.vectors = None  # (embedder, db) once the vector fallback is found usable
         self.vectors_note = ""
+        self._issue_refs: tuple[str, dict] | None = None  # (HEAD, refs) from indexers/history.py
 
     # --- freshness ---------------------------------------------------------------
 
@@ -189,6 +191,12 @@ class Workspace:
     def fresh_views(self, progress: Progress | None = None) -> Views:
         self.refresh(progress)
         return self.views()
+
+    def issue_refs(self) -> dict[str, dict[str, int]]:
+        """Issue/PR number -> {path: commits for it that changed the file}, from git history."""
+        with self._lock:
+            self._issue_refs = load_refs(self.repo, self.store_dir, self._issue_refs)
+            return self._issue_refs[1]
 
     # --- helpers ---------------------------------------------------------------------
 

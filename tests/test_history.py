@@ -1,0 +1,80 @@
+"""Issue and pull-request numbers from git history, and recall following them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from gitrepo import git
+
+from indexers.history import CACHE, load_refs, referenced_numbers
+from mcp_server.recall import rank, recall
+from mcp_server.settings import SETTINGS
+from mcp_server.workspace import Workspace
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+
+
+def commit(root: Path, message: str, files: dict[str, str]) -> None:
+    write(root, files)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+
+
+def history_repo(root: Path) -> Path:
+    """parse.py fixed for #12 on the main line; render.py changed on a branch merged as
+    pull request #40 (the branch's own commit names no number); a reformat of 31 files
+    for #50; and unrelated modules."""
+    root.mkdir(parents=True, exist_ok=True)
+    git(root, "init", "-q", "-b", "main")
+    commit(root, "Start", {
+        "lib/parse.py": "def split_fields(line):\n    return line.split(',')\n",
+        "lib/render.py": "def to_table(rows):\n    return '\\n'.join(map(str, rows))\n",
+        **{f"lib/m{i}.py": f"def helper_{i}(value):\n    return value + {i}\n" for i in range(31)},
+    })
+    commit(root, "Fix #12: quoted fields keep their commas",
+           {"lib/parse.py": "def split_fields(line):\n    return [f.strip() for f in line.split(',')]\n"})
+    git(root, "checkout", "-q", "-b", "table")
+    commit(root, "Wider columns", {"lib/render.py": "def to_table(rows):\n    return '\\n'.join(f'{r:>9}' for r in rows)\n"})
+    git(root, "checkout", "-q", "main")
+    git(root, "merge", "-q", "--no-ff", "-m", "Merge pull request #40 from someone/table", "table")
+    commit(root, "Reformat everything (#50)",
+           {f"lib/m{i}.py": f"def helper_{i}(value):\n    return value + {i}  # reformatted\n" for i in range(31)})
+    return root
+
+
+def test_numbers_in_commit_messages_map_to_the_files_their_commits_changed(tmp_path):
+    repo = history_repo(tmp_path / "repo")
+    head, refs = load_refs(repo, tmp_path / "store")
+    assert refs["12"] == {"lib/parse.py": 1}
+    assert refs["40"] == {"lib/render.py": 1}  # the merge, with what the branch changed
+    assert "50" not in refs  # 31 files: says nothing about any one of them
+    assert json.loads((tmp_path / "store" / CACHE).read_text()) == {"head": head, "refs": refs}
+
+    commit(repo, "Fix #13: empty lines", {"lib/parse.py": "def split_fields(line):\n    return line.split(',') if line else []\n"})
+    head2, refs2 = load_refs(repo, tmp_path / "store", (head, refs))
+    assert head2 != head and refs2["13"] == {"lib/parse.py": 1} and refs2["12"] == {"lib/parse.py": 1}
+    assert load_refs(tmp_path / "store", tmp_path / "store") == ("", {})  # not a git repository
+
+
+def test_references_in_a_task():
+    task = "Solving #19513 broke this; see https://github.com/o/r/pull/14971, #19513 again, colour #fff, &#123;"
+    assert referenced_numbers(task) == ["19513", "14971"]
+
+
+def test_recall_follows_an_issue_number_to_the_code_changed_for_it(tmp_path):
+    repo = history_repo(tmp_path)
+    ws = Workspace(repo)
+    ws.refresh()
+    task = "The regression from #12 is back: a row comes out wrong"
+    result = recall(ws, task, 1000)
+    assert result.items[0].path == "lib/parse.py" and "changed for #12" in result.items[0].why
+    off = rank(ws, ws.fresh_views(), task, [], replace(SETTINGS, issue_refs=0))
+    assert all(c.sym.path != "lib/parse.py" for c in off)  # no word of the task names it
+    merged = recall(ws, "Since #40 the table looks wrong", 1000)
+    assert merged.items[0].path == "lib/render.py"
