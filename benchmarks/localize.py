@@ -1,7 +1,7 @@
 """Localization benchmark: does one ``recall(problem_statement, budget)`` hold the fix's code?
 
-For each SWE-bench instance the repository is materialized at its base commit, indexed,
-and asked once per budget. A pack is scored against the files and the functions that the
+For each SWE-bench instance the repository is materialized at its base commit (with the
+history before it), indexed, and asked once per budget. A pack is scored against the files and the functions that the
 real fix changed. Two BM25 baselines (over function chunks and over whole files) run on
 the same trees, budgets and tokenizer, so that every number has something to beat.
 
@@ -421,9 +421,15 @@ def materialize(
     A mirror may lack some blobs (a snapshot can leave its largest files out), which makes
     ``git archive`` fail; the tree is then written blob by blob without them, and the marker
     lists what is absent (see ``absent_files``).
+
+    The tree is a git work tree at ``commit`` with the history before it, as a checkout of
+    the base commit would be (see ``_attach_history``); a complete tree from before that
+    gets its history added.
     """
     marker = dest.with_name(dest.name + COMPLETE_SUFFIX)
     if dest.is_dir() and marker.is_file() and marker.read_text().split("\n")[0] == commit:
+        if not (dest / ".git").exists():
+            _attach_history(mirror, commit, dest)
         return dest
     marker.unlink(missing_ok=True)
     _fresh_dir(dest)
@@ -440,8 +446,28 @@ def materialize(
             raise
         if log:
             log(f"{mirror} lacks {len(absent)} file(s) of {commit[:12]}: {', '.join(absent[:3])}")
+    _attach_history(mirror, commit, dest)
     marker.write_text("".join(line + "\n" for line in [commit, *absent]))
     return dest
+
+
+def _attach_history(mirror: Path, commit: str, dest: Path) -> None:
+    """Make ``dest`` a git repository whose HEAD is ``commit``, borrowing the mirror's
+    objects (nothing copied): ``git log`` there shows the commits up to ``commit`` and
+    none after it, as in a checkout of the base commit."""
+    git_dir = dest / ".git"
+    shutil.rmtree(git_dir, ignore_errors=True)
+    objects = (Path(mirror) / "objects").resolve()
+
+    def run(*args: str) -> None:
+        proc = subprocess.run(["git", f"--git-dir={git_dir}", f"--work-tree={dest}", *args], capture_output=True)
+        if proc.returncode:
+            raise RuntimeError(f"git {args[0]} in {dest}: {proc.stderr.decode(errors='replace').strip()}")
+
+    run("init", "-q")
+    (git_dir / "objects" / "info" / "alternates").write_text(f"{objects}\n")
+    run("update-ref", "HEAD", commit)
+    run("read-tree", commit)  # the index matches the tree, so git sees no change
 
 
 def absent_files(dest: Path) -> list[str]:

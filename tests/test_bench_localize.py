@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -464,8 +465,8 @@ def test_load_mirrors_reads_a_map_file_or_a_directory_of_named_mirrors(tmp_path)
     assert load_mirrors(map_file) == {"psf/requests": Path("/m/psf+requests/repo")}
 
 
-def git(*args, cwd):
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+def git(*args, cwd) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
 def test_materialize_extracts_once_and_redoes_a_half_extracted_tree(tmp_path):
@@ -491,6 +492,27 @@ def test_materialize_extracts_once_and_redoes_a_half_extracted_tree(tmp_path):
 
     with pytest.raises(RuntimeError, match="git archive"):
         materialize(work / ".git", "f" * 40, tmp_path / "trees" / "o__r-2")
+
+
+def test_a_materialized_tree_has_the_history_up_to_its_commit_and_none_after(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    git("init", "-q", cwd=work)
+    shas = []
+    for n in range(3):
+        (work / "a.py").write_text(f"def f():\n    return {n}\n")
+        git("add", "a.py", cwd=work)
+        git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", f"Fix #{n}", cwd=work)
+        shas.append(git("rev-parse", "HEAD", cwd=work).strip())
+
+    dest = materialize(work / ".git", shas[1], tmp_path / "trees" / "o__r-1")
+    assert git("log", "--format=%H", cwd=dest).split() == [shas[1], shas[0]]
+    assert git("status", "--porcelain", cwd=dest) == ""  # the files are the commit's
+    assert not (dest / ".git" / "objects" / shas[1][:2]).exists()  # borrowed, not copied
+
+    shutil.rmtree(dest / ".git")  # a tree extracted before trees had history
+    materialize(work / ".git", shas[1], dest)
+    assert git("log", "--format=%s", cwd=dest).split("\n")[0] == "Fix #1"
 
 
 def test_a_mirror_lacking_a_blob_still_gives_a_tree_without_that_file(tmp_path):
