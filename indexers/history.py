@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 MAX_FILES = 30
 CACHE = "history_refs.json"
-# #1234, GH-1234 style links: .../issues/1234, .../pull/1234 (not &#123; or a colour #fff)
+# #1234 and links to .../issues/1234 or .../pull/1234 (not an HTML entity &#123;)
 _TASK_REF = re.compile(r"(?:(?<![\w&#])#|/(?:issues|pull)/)(\d{2,7})\b")
 _MESSAGE_REF = re.compile(r"(?<![\w&#])#(\d{2,7})\b")
 
