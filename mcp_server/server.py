@@ -87,7 +87,7 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
 
     @mcp.tool(annotations=READ_ONLY, structured_output=False, meta=LARGE_RESULT)
     async def recall(
-        task: Annotated[str, Field(description="What you are working on: the issue text, an error with its traceback, or a goal.")],
+        task: Annotated[str, Field(description="What you are working on: the issue text (whole: its names, tracebacks and #issue numbers all count), an error with its traceback, or a goal.")],
         ctx: Context,
         budget: Annotated[int, Field(description="Most tokens to return (exact, tiktoken). Default 8000; cap 20000.")] = SETTINGS.default_budget,
         focus: Annotated[list[str] | None, Field(description="Files or symbols you are working on (path, Class.method, path:Qualified.name).")] = None,
