@@ -12,10 +12,10 @@ history maps each number to the files changed for it:
 - paths are relative to the served repository, like everywhere in ctxfold; files outside
   it are left out.
 
-Reading the history costs about a second and a half on sympy (62,000 commits), so the
-map is kept in the store as ``history_refs.json`` with the HEAD it was read at, and read
-again only when HEAD moves. Without git history there are no references: recall goes on
-without them.
+Reading the whole history costs about a second and a half on sympy (62,000 commits), so
+the map is kept in the store as ``history_refs.json`` with the HEAD it was read at; when
+HEAD moves forward only the new commits are read. Without git history there are no
+references: recall goes on without them.
 """
 
 from __future__ import annotations
@@ -43,13 +43,13 @@ def referenced_numbers(task: str) -> list[str]:
     return list(dict.fromkeys(_TASK_REF.findall(task)))
 
 
-def _read(repo: Path, timeout_s: float) -> dict[str, dict[str, int]]:
-    refs: dict[str, dict[str, int]] = {}
+def _read(repo: Path, revisions: str, timeout_s: float, refs: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Add to ``refs`` the commits of ``revisions`` whose messages name a number."""
     seen: set[str] = set()
     common = ["-z", "--name-only", "--no-renames", "--no-color", "--no-ext-diff", "--relative",
               "-E", "--grep=#[0-9]", "--format=%x1e%H%x1f%B"]
     for walk in (["--first-parent", "-m"], ["--no-merges"]):
-        text = run_git(repo, ["log", *walk, *common, "HEAD", "--", "."], timeout_s)
+        text = run_git(repo, ["log", *walk, *common, revisions, "--", "."], timeout_s)
         for record in text.split("\x1e"):
             header, _, rest = record.partition("\0")
             sha, _, message = header.partition("\x1f")
@@ -64,17 +64,23 @@ def _read(repo: Path, timeout_s: float) -> dict[str, dict[str, int]]:
     return refs
 
 
-def _head(repo: Path, timeout_s: float) -> str:
-    return run_git(repo, ["rev-parse", "HEAD"], timeout_s).strip()
+def _is_ancestor(repo: Path, old: str, head: str, timeout_s: float) -> bool:
+    try:
+        run_git(repo, ["merge-base", "--is-ancestor", old, head], timeout_s)
+    except GitUnavailable:  # not an ancestor (exit 1), or unknown after a rewrite
+        return False
+    return True
 
 
 def load_refs(repo: Path, store_dir: Path, known: tuple[str, dict] | None = None,
               timeout_s: float = 20.0) -> tuple[str, dict[str, dict[str, int]]]:
-    """(HEAD, number -> {path: commits for that number that changed it}). Read from git
-    once per HEAD and kept in the store; ``known`` is a previous answer, reused while HEAD
-    stays. ("", {}) without git history."""
+    """(HEAD, number -> {path: commits for that number that changed it}), kept in the store
+    with the HEAD it was read at. When HEAD moves forward only the new commits are read;
+    ``known`` is a previous answer, reused while HEAD stays. ("", {}) without git history.
+    A history too long to read within ``timeout_s`` is not tried again (delete the file
+    to retry)."""
     try:
-        head = _head(repo, timeout_s)
+        head = run_git(repo, ["rev-parse", "HEAD"], timeout_s).strip()
     except GitUnavailable as exc:
         log.debug("no issue references from history: %s", exc)
         return "", {}
@@ -83,19 +89,27 @@ def load_refs(repo: Path, store_dir: Path, known: tuple[str, dict] | None = None
     cache = Path(store_dir) / CACHE
     try:
         data = json.loads(cache.read_text())
-        if data.get("head") == head:
-            return head, data["refs"]
-    except (OSError, ValueError, KeyError, AttributeError):
-        pass
+        old, refs = data["head"], data["refs"]
+        if data.get("unreadable"):
+            return head, {}
+    except (OSError, ValueError, KeyError, TypeError):
+        old, refs = "", {}
+    if old == head:
+        return head, refs
+    entry: dict = {"head": head}
     try:
-        refs = _read(repo, timeout_s)
+        if old and _is_ancestor(repo, old, head, timeout_s):
+            refs = _read(repo, f"{old}..HEAD", timeout_s, refs)
+        else:
+            refs = _read(repo, "HEAD", timeout_s, {})
     except GitUnavailable as exc:
-        log.warning("could not read issue references from git history: %s", exc)
-        return "", {}
+        log.warning("issue numbers in git history are not used: %s; delete %s to try again", exc, cache)
+        refs, entry["unreadable"] = {}, str(exc)
+    entry["refs"] = refs
     try:
         make_store_dir(store_dir)
         tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"head": head, "refs": refs}))
+        tmp.write_text(json.dumps(entry))
         os.replace(tmp, cache)
     except OSError as exc:  # a read-only store still answers, from memory
         log.warning("could not keep issue references in %s: %s", cache, exc)

@@ -56,10 +56,28 @@ def test_numbers_in_commit_messages_map_to_the_files_their_commits_changed(tmp_p
     assert "50" not in refs  # 31 files: says nothing about any one of them
     assert json.loads((tmp_path / "store" / CACHE).read_text()) == {"head": head, "refs": refs}
 
-    commit(repo, "Fix #13: empty lines", {"lib/parse.py": "def split_fields(line):\n    return line.split(',') if line else []\n"})
-    head2, refs2 = load_refs(repo, tmp_path / "store", (head, refs))
-    assert head2 != head and refs2["13"] == {"lib/parse.py": 1} and refs2["12"] == {"lib/parse.py": 1}
     assert load_refs(tmp_path / "store", tmp_path / "store") == ("", {})  # not a git repository
+
+
+def test_history_is_read_again_only_from_where_it_was_read(tmp_path):
+    repo, store = history_repo(tmp_path / "repo"), tmp_path / "store"
+    head, refs = load_refs(repo, store)
+    cache = store / CACHE
+    kept = json.loads(cache.read_text())
+    kept["refs"]["99"] = {"lib/old.py": 1}  # a mark: only a full read would drop it
+    cache.write_text(json.dumps(kept))
+
+    commit(repo, "Fix #13: empty lines", {"lib/parse.py": "def split_fields(line):\n    return line.split(',') if line else []\n"})
+    head2, refs2 = load_refs(repo, store, (head, refs))
+    assert head2 != head and refs2["13"] == {"lib/parse.py": 1} and refs2["12"] == {"lib/parse.py": 1}
+    assert refs2["99"] == {"lib/old.py": 1}  # the new commit only
+
+    git(repo, "commit", "-q", "--amend", "-m", "Fix #14: empty lines")  # HEAD rewritten
+    _, refs3 = load_refs(repo, store)
+    assert "99" not in refs3 and "13" not in refs3 and refs3["14"] == {"lib/parse.py": 1}
+
+    cache.write_text(json.dumps({"head": "0" * 40, "refs": {}, "unreadable": "timed out"}))
+    assert load_refs(repo, store)[1] == {}  # a history too long to read is not read again
 
 
 def test_references_in_a_task():
