@@ -213,7 +213,7 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
          fact_lines: list[FactLine] = ()) -> list[Candidate]:
     # Full-text search reads the task without its template matter; tracebacks and names
     # are taken from all of it (a traceback is often inside <details>).
-    words = strip_boilerplate(task) if s.strip_boilerplate else task
+    words = strip_boilerplate(task, s.strip_environment) if s.strip_boilerplate else task
     query = search_text(words, s.title_repeat, s.span_repeat)
     text_hits = fuse_vector_hits(ws.text.search(query, limit=s.text_hits, max_df=s.text_max_df),
                                  vector_hits(ws, words, s), s.vector_weight)

@@ -97,16 +97,47 @@ def _names_containing(v: Views, name: str) -> list[str]:
     return [key for key in found if key.strip("_") != name]
 
 
+# Environment sections of issue templates ("### OS", "### Sphinx version", "**Environment
+# info**"): product and platform names, which match the code that reports them. A section
+# runs to the next heading, at most _ENV_MAX_LINES lines.
+_HEADING = re.compile(r"^[ \t]*(?:#{1,6}[ \t]*(\S[^\n]*?)|\*\*([^*\n]+)\*\*:?)[ \t]*$")
+_ENV_TITLE = re.compile(
+    r"(?:your project|screenshots?|os|os / environment|environment(?: info(?:rmation)?)?|platform"
+    r"|system (?:details|information)|versions|[\w.-]+ version|[\w.-]+ --version output"
+    r"|output of .*versions.*|[\w.-]+ extensions|extra tools|additional dependencies)[ \t:]*",
+    re.I,
+)
+_ENV_MAX_LINES = 15
+
+
+def _drop_environment(task: str) -> str:
+    out: list[str] = []
+    skipping = 0  # lines left to drop in the current environment section
+    for line in task.split("\n"):
+        heading = _HEADING.match(line)
+        if heading:
+            title = (heading.group(1) or heading.group(2) or "").strip().strip("*").strip()
+            skipping = _ENV_MAX_LINES if _ENV_TITLE.fullmatch(title) else 0
+            if skipping:
+                continue
+        if skipping:
+            skipping -= 1
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
 def _is_version_dump(block: str) -> bool:
     lines = [line for line in block.splitlines() if line.strip()]
     return len(lines) >= 4 and sum(bool(_VERSION_LINE.search(line)) for line in lines) >= 0.7 * len(lines)
 
 
-def strip_boilerplate(task: str) -> str:
+def strip_boilerplate(task: str, environment: bool = True) -> str:
     """The task without issue-template matter and version reports (its tracebacks are
     read from the original)."""
     task = _BOILERPLATE.sub("", task.replace("\r\n", "\n"))
-    return _FENCE.sub(lambda m: "" if _is_version_dump(m.group(2)) else m.group(0), task)
+    task = _FENCE.sub(lambda m: "" if _is_version_dump(m.group(2)) else m.group(0), task)
+    return _drop_environment(task) if environment else task
 
 
 def search_text(task: str, title_repeat: int, span_repeat: int) -> str:

@@ -144,6 +144,23 @@ def test_a_version_report_is_not_searched_but_output_and_code_are():
     assert "Proxy auth fails" in stripped and "world_to_pixel(pt, 1.05)" in stripped
 
 
+def test_environment_sections_of_a_template_are_not_searched():
+    task = (
+        "Index entry with parens for a property\n### Describe the bug\nThe py:method index entry has parens.\n"
+        "### OS\n\nMac\n### Sphinx version\n\nHEAD of 4.x\n### Sphinx extensions\n\n_No response_\n"
+        "### Additional context\nOnly with :property:\n"
+        "**Environment info**\n- OS: Windows\n- Python version: 3.9.1\n"
+        "### Environment variables are ignored\nSPHINXOPTS is not read\n"
+        "### Versions\n" + "".join(f"pkg{i}: 1.{i}\n" for i in range(20)) + "tail line\n"
+    )
+    kept = strip_boilerplate(task)
+    assert "Mac" not in kept and "HEAD of 4.x" not in kept and "_No response_" not in kept and "Windows" not in kept
+    assert "The py:method index entry has parens." in kept and "Only with :property:" in kept
+    assert "SPHINXOPTS is not read" in kept  # a heading that only starts like an environment one
+    assert "pkg3" not in kept and "pkg19" in kept and "tail line" in kept  # a section is at most 15 lines
+    assert "Mac" in strip_boilerplate(task, environment=False)
+
+
 def test_a_version_report_does_not_pull_in_the_code_that_prints_versions(tmp_path):
     ws = make_repo(tmp_path, {
         "pkg/help.py": "def info():\n    return {'urllib3': urllib3_version, 'chardet': chardet_version, 'idna': idna_version}\n",
