@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import math
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -256,6 +257,10 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
         top_text = max(file_text.values(), default=1.0) or 1.0
         for p, w in file_text.items():
             prior[p] = prior.get(p, 0.0) + s.file_text_prior * w / top_text
+    for changed in changed_for.values():  # the files changed for an issue the task names
+        paths = [p for p in changed if p in v.by_path]
+        for p in paths:
+            prior[p] = prior.get(p, 0.0) + s.issue_ref_prior / math.sqrt(len(paths))
     final: dict[str, float] = {}
     for sid, score in scores.items():
         sym = v.symbols.get(sid)

@@ -46,6 +46,7 @@ class RecallSettings:
     side_seed_factor: float = 0.25  # seed weight factor for such code before diffusion
     file_prior: float = 1.0  # weight of a file's best seeds on every symbol of it
     file_text_prior: float = 1.0  # weight of the whole file's text match, added to that prior
+    issue_ref_prior: float = 1.0  # shared by the files changed for an issue the task names, added too
     # Packing.
     pack_pool: int = 400  # best candidates considered for bodies
     signature_pool: int = 150  # best candidates considered for signatures
