@@ -220,7 +220,7 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
                                  vector_hits(ws, words, s), s.vector_weight)
     numbers = referenced_numbers(task)[: s.issue_refs]
     refs = ws.issue_refs() if numbers else {}
-    changed_for = {n: refs[n] for n in numbers if n in refs}
+    changed_for = {n: [p for p in refs[n] if p in v.by_path] for n in numbers if n in refs}
     seeds = collect_seeds(v, task, focus, text_hits, s.contained_name_seed, changed_for)
     for fact in fact_lines:  # facts pull their code in
         for sid in fact.anchors:
@@ -257,8 +257,7 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
         top_text = max(file_text.values(), default=1.0) or 1.0
         for p, w in file_text.items():
             prior[p] = prior.get(p, 0.0) + s.file_text_prior * w / top_text
-    for changed in changed_for.values():  # the files changed for an issue the task names
-        paths = [p for p in changed if p in v.by_path]
+    for paths in changed_for.values():  # the files changed for an issue the task names
         for p in paths:
             prior[p] = prior.get(p, 0.0) + s.issue_ref_prior / math.sqrt(len(paths))
     final: dict[str, float] = {}

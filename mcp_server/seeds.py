@@ -98,8 +98,9 @@ def _names_containing(v: Views, name: str) -> list[str]:
 
 
 # Environment sections of issue templates ("### OS", "### Sphinx version", "**Environment
-# info**"): product and platform names, which match the code that reports them. A section
-# runs to the next heading, at most _ENV_MAX_LINES lines.
+# info**", and "### Screenshots", "### Your project"): product and platform names, which
+# match the code that reports them. A section runs to the next heading, at most
+# _ENV_MAX_LINES lines.
 _HEADING = re.compile(r"^[ \t]*(?:#{1,6}[ \t]*(\S[^\n]*?)|\*\*([^*\n]+)\*\*:?)[ \t]*$")
 _ENV_TITLE = re.compile(
     r"(?:your project|screenshots?|os|os / environment|environment(?: info(?:rmation)?)?|platform"
@@ -150,9 +151,9 @@ def search_text(task: str, title_repeat: int, span_repeat: int) -> str:
 
 
 def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[str, float, list[str]]],
-                  contained: float = 0.0, changed_for: dict[str, dict[str, int]] | None = None) -> SeedSet:
-    """``changed_for``: for each issue or pull request the task mentions, the files that
-    the commits for it changed (``indexers/history.py``)."""
+                  contained: float = 0.0, changed_for: dict[str, list[str]] | None = None) -> SeedSet:
+    """``changed_for``: for each issue or pull request the task mentions, the indexed files
+    that the commits for it changed (``indexers/history.py``)."""
     seeds = SeedSet()
 
     # Traceback frames: the strongest evidence there is; the innermost frame counts most.
@@ -176,8 +177,7 @@ def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[s
 
     # Issues and pull requests the task mentions ("a regression from #7428"): every symbol
     # of the files their commits changed, lightly, like a file the task names.
-    for number, changed in (changed_for or {}).items():
-        paths = [p for p in changed if p in v.by_path]
+    for number, paths in (changed_for or {}).items():
         for path in paths:
             syms = v.by_path[path]
             for sym in syms:
