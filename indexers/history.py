@@ -12,7 +12,7 @@ history maps each number to the files changed for it:
 - paths are relative to the served repository, like everywhere in ctxfold; files outside
   it are left out.
 
-Reading the whole history costs about a second and a half on sympy (62,000 commits), so
+Reading the whole history takes about two seconds on sympy (53,000 commits), so
 the map is kept in the store as ``history_refs.json`` with the HEAD it was read at; when
 HEAD moves forward only the new commits are read. Without git history there are no
 references: recall goes on without them.
