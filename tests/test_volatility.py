@@ -6,10 +6,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from gitrepo import git
 
 from indexers.volatility import VolatilitySettings, compute_volatility
-
-from gitrepo import git
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
