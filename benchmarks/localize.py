@@ -1,9 +1,10 @@
 """Localization benchmark: does one ``recall(problem_statement, budget)`` hold the fix's code?
 
 For each SWE-bench instance the repository is materialized at its base commit (with the
-history before it), indexed, and asked once per budget. A pack is scored against the files and the functions that the
-real fix changed. Two BM25 baselines (over function chunks and over whole files) run on
-the same trees, budgets and tokenizer, so that every number has something to beat.
+history before it), indexed, and asked once per budget. A pack is scored against the
+files and the functions that the real fix changed. Two BM25 baselines (over function
+chunks and over whole files) run on the same trees, budgets and tokenizer, so that every
+number has something to beat.
 
     python -m benchmarks.localize --instances FILE --repos DIR [--budgets 2000,4000,8000,16000]
         [--systems ctxfold,bm25-functions,bm25-files] [--limit N] [--per-repo N] [--repo-filter sympy]
