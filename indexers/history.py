@@ -2,8 +2,8 @@
 
 A task that says "solving #19513 gave rise to another bug" or links ``.../pull/14971``
 points at the code that the commits for that number changed. Commit messages carry the
-numbers ("Fix #7428: ...", "Merge pull request #14971 from ..."), so one pass over the
-history maps each number to the files changed for it:
+numbers ("Fix #7428: ...", "Merge pull request #14971 from ...", "gh-101: ..."), so one
+pass over the history maps each number to the files changed for it:
 
 - merge commits on the first-parent line count with their whole change (a merged pull
   request), every other commit with its own;
@@ -33,9 +33,10 @@ log = logging.getLogger(__name__)
 
 MAX_FILES = 30
 CACHE = "history_refs.json"
-# #1234 and links to .../issues/1234 or .../pull/1234 (not an HTML entity &#123;)
-_TASK_REF = re.compile(r"(?:(?<![\w&#])#|/(?:issues|pull)/)(\d{2,7})\b")
-_MESSAGE_REF = re.compile(r"(?<![\w&#])#(\d{2,7})\b")
+CACHE_VERSION = 2  # raised whenever what is read from history changes
+# #1234, gh-1234 and links to .../issues/1234 or .../pull/1234 (not an HTML entity &#123;)
+_TASK_REF = re.compile(r"(?:(?<![\w&#])#|\bgh-|/(?:issues|pull)/)(\d{2,7})\b", re.I)
+_MESSAGE_REF = re.compile(r"(?:(?<![\w&#])#|\bgh-)(\d{2,7})\b", re.I)
 
 
 def referenced_numbers(task: str) -> list[str]:
@@ -47,7 +48,7 @@ def _read(repo: Path, revisions: str, timeout_s: float, refs: dict[str, dict[str
     """Add to ``refs`` the commits of ``revisions`` whose messages name a number."""
     seen: set[str] = set()
     common = ["-z", "--name-only", "--no-renames", "--no-color", "--no-ext-diff", "--relative",
-              "-E", "--grep=#[0-9]", "--format=%x1e%H%x1f%B"]
+              "-i", "-E", "--grep=(#|gh-)[0-9]", "--format=%x1e%H%x1f%B"]
     for walk in (["--first-parent", "-m"], ["--no-merges"]):
         text = run_git(repo, ["log", *walk, *common, revisions, "--", "."], timeout_s)
         for record in text.split("\x1e"):
@@ -89,6 +90,8 @@ def load_refs(repo: Path, store_dir: Path, known: tuple[str, dict] | None = None
     cache = Path(store_dir) / CACHE
     try:
         data = json.loads(cache.read_text())
+        if data.get("version") != CACHE_VERSION:
+            raise ValueError("written by another version")
         old, refs = data["head"], data["refs"]
         if data.get("unreadable"):
             return head, {}
@@ -96,7 +99,7 @@ def load_refs(repo: Path, store_dir: Path, known: tuple[str, dict] | None = None
         old, refs = "", {}
     if old == head:
         return head, refs
-    entry: dict = {"head": head}
+    entry: dict = {"version": CACHE_VERSION, "head": head}
     try:
         if old and _is_ancestor(repo, old, head, timeout_s):
             refs = _read(repo, f"{old}..HEAD", timeout_s, refs)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gitrepo import git
 
-from indexers.history import CACHE, load_refs, referenced_numbers
+from indexers.history import CACHE, CACHE_VERSION, load_refs, referenced_numbers
 from mcp_server.recall import rank, recall
 from mcp_server.settings import SETTINGS
 from mcp_server.workspace import Workspace
@@ -54,7 +54,7 @@ def test_numbers_in_commit_messages_map_to_the_files_their_commits_changed(tmp_p
     assert refs["12"] == {"lib/parse.py": 1}
     assert refs["40"] == {"lib/render.py": 1}  # the merge, with what the branch changed
     assert "50" not in refs  # 31 files: says nothing about any one of them
-    assert json.loads((tmp_path / "store" / CACHE).read_text()) == {"head": head, "refs": refs}
+    assert json.loads((tmp_path / "store" / CACHE).read_text()) == {"version": CACHE_VERSION, "head": head, "refs": refs}
 
     assert load_refs(tmp_path / "store", tmp_path / "store") == ("", {})  # not a git repository
 
@@ -67,7 +67,7 @@ def test_history_is_read_again_only_from_where_it_was_read(tmp_path):
     kept["refs"]["99"] = {"lib/old.py": 1}  # a mark: only a full read would drop it
     cache.write_text(json.dumps(kept))
 
-    commit(repo, "Fix #13: empty lines", {"lib/parse.py": "def split_fields(line):\n    return line.split(',') if line else []\n"})
+    commit(repo, "gh-13: empty lines", {"lib/parse.py": "def split_fields(line):\n    return line.split(',') if line else []\n"})
     head2, refs2 = load_refs(repo, store, (head, refs))
     assert head2 != head and refs2["13"] == {"lib/parse.py": 1} and refs2["12"] == {"lib/parse.py": 1}
     assert refs2["99"] == {"lib/old.py": 1}  # the new commit only
@@ -76,13 +76,15 @@ def test_history_is_read_again_only_from_where_it_was_read(tmp_path):
     _, refs3 = load_refs(repo, store)
     assert "99" not in refs3 and "13" not in refs3 and refs3["14"] == {"lib/parse.py": 1}
 
-    cache.write_text(json.dumps({"head": "0" * 40, "refs": {}, "unreadable": "timed out"}))
+    cache.write_text(json.dumps({"version": CACHE_VERSION, "head": "0" * 40, "refs": {}, "unreadable": "timed out"}))
     assert load_refs(repo, store)[1] == {}  # a history too long to read is not read again
+    cache.write_text(json.dumps({"head": "0" * 40, "refs": {}, "unreadable": "timed out"}))
+    assert load_refs(repo, store)[1]["14"] == {"lib/parse.py": 1}  # but one from another version is
 
 
 def test_references_in_a_task():
-    task = "Solving #19513 broke this; see https://github.com/o/r/pull/14971, #19513 again, colour #fff, &#123;"
-    assert referenced_numbers(task) == ["19513", "14971"]
+    task = "Solving #19513 broke this; see https://github.com/o/r/pull/14971, #19513 again, GH-77, colour #fff, &#123;"
+    assert referenced_numbers(task) == ["19513", "14971", "77"]
 
 
 def test_recall_follows_an_issue_number_to_the_code_changed_for_it(tmp_path):
