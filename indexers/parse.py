@@ -181,9 +181,9 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
             continue
         body = node.child_by_field_name("body")
         sig_end = body.start_byte if body is not None else node.end_byte
-        newline = data.find(b"\n", span.start_byte)
-        if kind == "constant" and newline != -1:  # its first line: DEFAULTS = {
-            sig_end = min(sig_end, newline)
+        if kind == "constant":  # its first line: DEFAULTS = {
+            newline = data.find(b"\n", span.start_byte, sig_end)
+            sig_end = newline if newline != -1 else sig_end
         signature = _WS.sub(" ", data[span.start_byte : sig_end].decode("utf-8", "replace")).strip()
         signature = signature.rstrip("{:= ").strip()[:MAX_SIGNATURE_CHARS]
         full = data[span.start_byte : node.end_byte]
