@@ -133,6 +133,13 @@ def _is_version_dump(block: str) -> bool:
     return len(lines) >= 4 and sum(bool(_VERSION_LINE.search(line)) for line in lines) >= 0.7 * len(lines)
 
 
+def _seed_file(seeds: SeedSet, v: Views, path: str, weight: float, reason: str) -> None:
+    """Every symbol of a file, ``weight`` shared so that a big file is not a flood."""
+    syms = v.by_path.get(path, [])
+    for sym in syms:
+        seeds.add(sym.id, weight / math.sqrt(len(syms)), reason)
+
+
 def strip_boilerplate(task: str, environment: bool = True) -> str:
     """The task without issue-template matter and version reports (its tracebacks are
     read from the original)."""
@@ -171,17 +178,13 @@ def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[s
     for m in _PATH.finditer(task):
         paths, trust = _match_path(v, m.group(1))
         for path in paths:
-            syms = v.by_path.get(path, [])
-            for sym in syms:
-                seeds.add(sym.id, 1.5 * trust / math.sqrt(max(1, len(syms))), f"file named in the task ({path})")
+            _seed_file(seeds, v, path, 1.5 * trust, f"file named in the task ({path})")
 
     # Issues and pull requests the task mentions ("a regression from #7428"): every symbol
     # of the files their commits changed, lightly, like a file the task names.
     for number, paths in (changed_for or {}).items():
         for path in paths:
-            syms = v.by_path[path]
-            for sym in syms:
-                seeds.add(sym.id, 1.5 / math.sqrt(len(paths) * len(syms)), f"changed for #{number}")
+            _seed_file(seeds, v, path, 1.5 / math.sqrt(len(paths)), f"changed for #{number}")
 
     # Dotted names: Class.method, module.func, Type::fn.
     for m in _DOTTED.finditer(task):
