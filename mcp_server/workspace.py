@@ -65,6 +65,7 @@ class Workspace:
         self.vectors = None  # (embedder, db) once the vector fallback is found usable
         self.vectors_note = ""
         self._issue_refs: tuple[str, dict] | None = None  # (HEAD, refs) from indexers/history.py
+        self._refs_lock = threading.Lock()  # its own: a first read of history takes seconds
 
     # --- freshness ---------------------------------------------------------------
 
@@ -194,7 +195,7 @@ class Workspace:
 
     def issue_refs(self) -> dict[str, dict[str, int]]:
         """Issue/PR number -> {path: commits for it that changed the file}, from git history."""
-        with self._lock:
+        with self._refs_lock:
             self._issue_refs = load_refs(self.repo, self.store_dir, self._issue_refs)
             return self._issue_refs[1]
 
