@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from .paths import make_store_dir
@@ -39,9 +40,51 @@ _TASK_REF = re.compile(r"(?:(?<![\w&#])#|\bgh-|/(?:issues|pull)/)(\d{2,7})\b", r
 _MESSAGE_REF = re.compile(r"(?:(?<![\w&#])#|\bgh-)(\d{2,7})\b", re.I)
 
 
-def referenced_numbers(task: str) -> list[str]:
-    """Issue and pull-request numbers a task mentions, in order, each once."""
-    return list(dict.fromkeys(_TASK_REF.findall(task)))
+# The same in another repository's name: github.com/owner/name/issues/12, owner/name#12
+_NAMED_REF = re.compile(r"/[\w.-]+/([\w.-]+?)(?:\.git)?(?:/-)?/(?:issues|pull)/(\d{2,7})\b"
+                        r"|(?<![\w/.-])[\w.-]+/([\w.-]+)#(\d{2,7})\b", re.I)
+
+
+def _norm(name: str) -> str:
+    return name.lower().replace("-", "_").removesuffix(".git")
+
+
+def referenced_numbers(task: str, names: Collection[str] = ()) -> list[str]:
+    """Issue and pull-request numbers a task mentions, in order, each once. A number
+    given with a repository's name (a link, owner/name#12) counts only when that is one
+    of ``names``, the names this repository goes by (``own_names``); with no names, all
+    count."""
+    own = {_norm(n) for n in names}
+    found: list[tuple[int, str]] = []
+    foreign: list[tuple[int, int]] = []
+    for m in _NAMED_REF.finditer(task):
+        name, number = (m.group(1), m.group(2)) if m.group(2) else (m.group(3), m.group(4))
+        if not own or _norm(name) in own:
+            found.append((m.start(), number))
+        else:
+            foreign.append(m.span())
+    for m in _TASK_REF.finditer(task):
+        if not any(start <= m.start() < end for start, end in foreign):
+            found.append((m.start(), m.group(1)))
+    return list(dict.fromkeys(number for _, number in sorted(found)))
+
+
+def own_names(repo: Path, paths: Iterable[str], timeout_s: float = 5.0) -> set[str]:
+    """The names a repository goes by: its directory's, its remotes' and its top-level
+    packages' (``sphinx/``, ``src/flask/``)."""
+    names = {repo.name}
+    for path in paths:
+        parts = path.split("/")
+        if len(parts) > 1:
+            names.add(parts[1] if parts[0] == "src" and len(parts) > 2 else parts[0])
+    try:
+        remotes = run_git(repo, ["config", "--get-regexp", r"^remote\..*\.url$"], timeout_s)
+    except GitUnavailable:  # no git, or no remote
+        remotes = ""
+    for line in remotes.splitlines():
+        url = line.rpartition(" ")[2].rstrip("/")
+        names.add(re.split(r"[/:]", url)[-1])
+    return {_norm(n) for n in names if n}
 
 
 def _read(repo: Path, revisions: str, timeout_s: float, refs: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from indexers.build import Indexer, Progress, UpdateStats
 from indexers.graph import add_code_edges, add_semantic_edges, build_graph
-from indexers.history import load_refs
+from indexers.history import load_refs, own_names
 from indexers.paths import store_dir_for
 from indexers.scan import DEFAULT_MAX_BYTES
 from indexers.store import StoreBusy
@@ -66,6 +66,7 @@ class Workspace:
         self.vectors_note = ""
         self._issue_refs: tuple[str, dict] | None = None  # (HEAD, refs) from indexers/history.py
         self._refs_lock = threading.Lock()  # its own: a first read of history takes seconds
+        self._own_names: set[str] | None = None
 
     # --- freshness ---------------------------------------------------------------
 
@@ -198,6 +199,13 @@ class Workspace:
         with self._refs_lock:
             self._issue_refs = load_refs(self.repo, self.store_dir, self._issue_refs)
             return self._issue_refs[1]
+
+    def own_names(self, v: Views) -> set[str]:
+        """Names the repository goes by (directory, remotes, top-level packages): a task's
+        link to an issue counts only when it names this repository."""
+        if self._own_names is None:
+            self._own_names = own_names(self.repo, v.by_path)
+        return self._own_names
 
     # --- helpers ---------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gitrepo import git
 
-from indexers.history import CACHE, CACHE_VERSION, load_refs, referenced_numbers
+from indexers.history import CACHE, CACHE_VERSION, load_refs, own_names, referenced_numbers
 from mcp_server.recall import rank, recall
 from mcp_server.settings import SETTINGS
 from mcp_server.workspace import Workspace
@@ -85,6 +85,23 @@ def test_history_is_read_again_only_from_where_it_was_read(tmp_path):
 def test_references_in_a_task():
     task = "Solving #19513 broke this; see https://github.com/o/r/pull/14971, #19513 again, GH-77, colour #fff, &#123;"
     assert referenced_numbers(task) == ["19513", "14971", "77"]
+
+
+def test_a_link_to_another_repositorys_issue_is_not_a_reference():
+    task = ("Like [tool #81](https://github.com/acme/tool/issues/81), not https://github.com/other/alibi-detect/pull/338 "
+            "nor other/ndcube#529; demo at https://gitlab.com/acme/tool/-/issues/92 and acme/tool#10")
+    assert referenced_numbers(task, {"tool", "tests"}) == ["81", "92", "10"]
+    assert referenced_numbers(task) == ["81", "338", "529", "92", "10"]  # names unknown: all count
+
+
+def test_the_names_a_repository_goes_by(tmp_path):
+    repo = tmp_path / "checkout"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "remote", "add", "origin", "git@github.com:acme/Alibi-Detect.git")
+    names = own_names(repo, ["src/flask/app.py", "sphinx/ext/mock.py", "setup.py"])
+    assert names == {"checkout", "alibi_detect", "flask", "sphinx"}
+    assert own_names(tmp_path, ["lib/a.py"]) == {tmp_path.name.lower().replace("-", "_"), "lib"}  # no git: no remotes
 
 
 def test_recall_follows_an_issue_number_to_the_code_changed_for_it(tmp_path):
