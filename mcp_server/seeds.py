@@ -22,6 +22,11 @@ _PATH = re.compile(r"(?<![\w/.-])([\w.-]+(?:/[\w.-]+)*\." + _EXT + r")\b")
 _DOTTED = re.compile(r"\b([A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)+)\b")
 _IDENT = re.compile(r"\b([A-Za-z_]\w{2,})\b")
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
+# A link to a file of a repository, at a line: .../blob/<ref>/pkg/mod.py#L120-L130
+_BLOB_LINK = re.compile(r"/blob/[^/\s]+/([\w./-]+\." + _EXT + r")(?:#L(\d+))?")
+# Links: their words (https, github, com, issues) match code that handles URLs, not the
+# code at fault. Issue links and file links are read before links are dropped.
+_URL = re.compile(r"\b(?:https?|ftp)://[^\s<>()\[\]`'\"]+")
 # Issue-template matter that says nothing about the code: HTML comments (the template's
 # prompts), collapsed <details> (environment dumps, long logs) and checklists.
 _BOILERPLATE = re.compile(r"<!--.*?-->|<details\b.*?</details>|^[ \t]*[-*] \[[ xX]\] [^\n]*$", re.S | re.M | re.I)
@@ -140,6 +145,11 @@ def _seed_file(seeds: SeedSet, v: Views, path: str, weight: float, reason: str) 
         seeds.add(sym.id, weight / math.sqrt(len(syms)), reason)
 
 
+def drop_links(task: str) -> str:
+    """The task without links, but for the paths of linked files."""
+    return _URL.sub(lambda m: f" {blob[1]} " if (blob := _BLOB_LINK.search(m.group(0))) else " ", task)
+
+
 def strip_boilerplate(task: str, environment: bool = True) -> str:
     """The task without issue-template matter and version reports (its tracebacks are
     read from the original)."""
@@ -158,7 +168,8 @@ def search_text(task: str, title_repeat: int, span_repeat: int) -> str:
 
 
 def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[str, float, list[str]]],
-                  contained: float = 0.0, changed_for: dict[str, list[str]] | None = None) -> SeedSet:
+                  contained: float = 0.0, changed_for: dict[str, list[str]] | None = None,
+                  drop_link_words: bool = True) -> SeedSet:
     """``changed_for``: for each issue or pull request the task mentions, the indexed files
     that the commits for it changed (``indexers/history.py``)."""
     seeds = SeedSet()
@@ -173,6 +184,18 @@ def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[s
             sym = _symbol_at(v, path, line)
             if sym is not None:
                 seeds.add(sym.id, (3.0 + i * 0.2) * trust, f"in the traceback ({path}:{line})")
+
+    # Links to a file of the repository, at a line when they say one: as good as a frame.
+    for m in _BLOB_LINK.finditer(task):
+        paths, trust = _match_path(v, m.group(1))
+        for path in paths:
+            sym = _symbol_at(v, path, int(m.group(2))) if m.group(2) else None
+            if sym is not None:
+                seeds.add(sym.id, 3.0 * trust, f"linked in the task ({path}#L{m.group(2)})")
+            else:
+                _seed_file(seeds, v, path, 1.5 * trust, f"file linked in the task ({path})")
+    if drop_link_words:
+        task = _URL.sub(" ", task)
 
     # Paths named in the task: every symbol of the file, lightly.
     for m in _PATH.finditer(task):

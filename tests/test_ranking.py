@@ -173,6 +173,33 @@ def test_a_version_report_does_not_pull_in_the_code_that_prints_versions(tmp_pat
     assert "pkg/help.py" in {c.sym.path for c in whole}  # the same task, searched whole
 
 
+def test_a_link_to_a_line_of_the_repository_points_at_the_code_there(tmp_path):
+    ws = make_repo(tmp_path, {
+        "pkg/scale.py": "def ticks(n):\n    step = 1\n    return [i * step for i in range(n)]\n\n\ndef labels(n):\n    return []\n",
+        "pkg/web.py": "def fetch(url):\n    '''Open an https url on github.com and follow its issues.'''\n    return url\n",
+    })
+    v = ws.fresh_views()
+    task = ("Offsets are lost on large ranges, see "
+            "https://github.com/acme/pkg/blob/0a1b2c/pkg/scale.py#L2-L3 and https://github.com/acme/pkg/blob/main/pkg/web.py")
+    seeds = collect_seeds(v, task, [], []).seeds
+    assert seeds["pkg/scale.py:ticks"].reasons == ["linked in the task (pkg/scale.py#L2)"]
+    assert "pkg/scale.py:labels" not in seeds
+    assert seeds["pkg/web.py:fetch"].reasons == ["file linked in the task (pkg/web.py)"]
+    assert first_files(recall(ws, task, 2000))[0] == "pkg/scale.py"
+
+
+def test_the_words_of_links_are_not_searched(tmp_path):
+    ws = make_repo(tmp_path, {
+        "pkg/web.py": "def fetch(url):\n    '''Open an https url on github.com and follow its issues.'''\n    return url\n",
+        "pkg/bases.py": "def base_names(cls):\n    '''The bases of a mocked class, by name.'''\n    return [b.__name__ for b in cls.__bases__]\n",
+    })
+    task = ("Bases of a mocked class are cut short\nThe bases section of https://github.com/acme/issues/org/com/338 "
+            "and https://readthedocs.org/projects/github/issues/com shows `torch.nn.` for a mocked class")
+    assert first_files(recall(ws, task, 2000)) == ["pkg/bases.py"]
+    kept = rank(ws, ws.fresh_views(), task, [], replace(SETTINGS, drop_links=False))
+    assert "pkg/web.py" in {c.sym.path for c in kept}  # the same task with its links searched
+
+
 def test_a_snake_case_name_points_at_the_longer_names_that_contain_it(tmp_path):
     ws = make_repo(tmp_path, {
         "alg/add.py": "class Add:\n    def _eval_is_zero(self):\n        return all(a == 0 for a in self.args)\n",
