@@ -22,7 +22,7 @@ from indexers.tokens import count_tokens
 from indexers.types import Symbol
 
 from .errors import CtxfoldError
-from .seeds import SeedSet, collect_seeds, search_text, strip_boilerplate
+from .seeds import SeedSet, collect_seeds, drop_links, search_text, strip_boilerplate
 from .settings import SETTINGS, RecallSettings
 from .workspace import Views, Workspace
 
@@ -215,13 +215,14 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
     # Full-text search reads the task without its template matter; tracebacks and names
     # are taken from all of it (a traceback is often inside <details>).
     words = strip_boilerplate(task, s.strip_environment) if s.strip_boilerplate else task
+    words = drop_links(words) if s.drop_links else words
     query = search_text(words, s.title_repeat, s.span_repeat)
     text_hits = fuse_vector_hits(ws.text.search(query, limit=s.text_hits, max_df=s.text_max_df),
                                  vector_hits(ws, words, s), s.vector_weight)
-    numbers = referenced_numbers(task)[: s.issue_refs]
+    numbers = referenced_numbers(task, ws.own_names(v))[: s.issue_refs]
     refs = ws.issue_refs() if numbers else {}
     changed_for = {n: [p for p in refs[n] if p in v.by_path] for n in numbers if n in refs}
-    seeds = collect_seeds(v, task, focus, text_hits, s.contained_name_seed, changed_for)
+    seeds = collect_seeds(v, task, focus, text_hits, s.contained_name_seed, changed_for, s.drop_links)
     for fact in fact_lines:  # facts pull their code in
         for sid in fact.anchors:
             if sid in v.symbols:

@@ -27,6 +27,7 @@ class RecallSettings:
     title_repeat: int = 2  # extra times the task's first line counts in full-text search
     span_repeat: int = 1  # extra times each `inline code` span counts
     strip_boilerplate: bool = True  # full-text search skips issue-template comments, <details>, checklists
+    drop_links: bool = True  # and links (read for issue numbers and linked files first)
     strip_environment: bool = True  # and the template's environment sections (### OS, ### Sphinx version)
     vector_hits: int = 40  # nearest embedded symbols fused with them (0: vectors off)
     vector_weight: float = 0.5  # the nearest one adds this share of the best text score
