@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
-from .paths import make_store_dir
+from .paths import make_store_dir, write_atomic
 from .volatility import GitUnavailable, run_git
 
 log = logging.getLogger(__name__)
@@ -154,9 +153,7 @@ def load_refs(repo: Path, store_dir: Path, known: tuple[str, dict] | None = None
     entry["refs"] = refs
     try:
         make_store_dir(store_dir)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(entry))
-        os.replace(tmp, cache)
+        write_atomic(cache, json.dumps(entry))
     except OSError as exc:  # a read-only store still answers, from memory
         log.warning("could not keep issue references in %s: %s", cache, exc)
     return head, refs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,6 +23,24 @@ def make_store_dir(store_dir: Path) -> Path:
         store_dir.mkdir(parents=True, exist_ok=True)
         (store_dir / ".gitignore").write_text("# made by ctxfold: its index and facts stay out of git\n*\n")
     return store_dir
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file beside it and a rename: a reader
+    sees the old file or the new one, never half of one, and a failed write leaves the old
+    file as it was. The temporary file is named per process and thread, so that two
+    writers (a server and a CLI run, say) never write into the same one."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def db_dir(store_dir: Path) -> Path:

@@ -28,7 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from .errors import CtxfoldError
-from .paths import connect, make_store_dir
+from .paths import connect, make_store_dir, write_atomic
 from .types import Edge, FileRecord, Import, ParsedFile, Ref, Symbol
 
 SCHEMA_VERSION = 5
@@ -256,13 +256,7 @@ class CodeStore:
             return 0
 
     def _write_manifest(self, data: dict) -> None:
-        path = self.dir / MANIFEST
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_atomic(self.dir / MANIFEST, json.dumps(data, indent=1, sort_keys=True))
         dir_fd = os.open(self.dir, os.O_RDONLY)
         try:
             os.fsync(dir_fd)

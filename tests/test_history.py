@@ -6,9 +6,11 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from gitrepo import git
 
 from indexers.history import CACHE, CACHE_VERSION, load_refs, own_names, referenced_numbers
+from indexers.paths import write_atomic
 from mcp_server.recall import rank, recall
 from mcp_server.settings import SETTINGS
 from mcp_server.workspace import Workspace
@@ -80,6 +82,19 @@ def test_history_is_read_again_only_from_where_it_was_read(tmp_path):
     assert load_refs(repo, store)[1] == {}  # a history too long to read is not read again
     cache.write_text(json.dumps({"head": "0" * 40, "refs": {}, "unreadable": "timed out"}))
     assert load_refs(repo, store)[1]["14"] == {"lib/parse.py": 1}  # but one from another version is
+
+
+def test_files_are_replaced_whole_or_not_at_all(tmp_path):
+    cache = tmp_path / CACHE
+    write_atomic(cache, '{"refs": {"12": {}}}')
+    stale = tmp_path / f".{CACHE}.1.2.tmp"  # another writer's, mid-write: not ours to touch
+    stale.write_text('{"refs"')
+    write_atomic(cache, '{"refs": {}}')
+    assert cache.read_text() == '{"refs": {}}' and stale.read_text() == '{"refs"'
+    with pytest.raises(UnicodeEncodeError):
+        write_atomic(cache, '{"refs": "\udc80"}')  # cannot be encoded: fails mid-write
+    assert cache.read_text() == '{"refs": {}}'  # the old file, as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([CACHE, stale.name])  # no temporary file left
 
 
 def test_references_in_a_task():
