@@ -25,16 +25,16 @@ def make_store_dir(store_dir: Path) -> Path:
     return store_dir
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file beside it and a rename: a reader
-    sees the old file or the new one, never half of one, and a failed write leaves the old
-    file as it was. The temporary file is named per process and thread, so that two
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write ``text`` (str or bytes) to ``path`` through a temporary file beside it and a
+    rename: a reader sees the old file or the new one, never half of one, and a failed
+    write leaves the old file as it was. The temporary file is named per process and thread, so that two
     writers (a server and a CLI run, say) never write into the same one."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with open(tmp, "wb") as fh:
+            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

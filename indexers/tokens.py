@@ -16,6 +16,8 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
+from .paths import write_atomic
+
 DEFAULT_ENCODING = "cl100k_base"
 _BLOB_URLS = {
     "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
@@ -49,10 +51,7 @@ def _seed_cache(name: str) -> None:
     data = gzip.decompress(shipped.read_bytes())
     try:
         os.makedirs(cache_dir, exist_ok=True)
-        tmp = f"{target}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
+        write_atomic(Path(target), data)
     except OSError:
         # An unwritable default cache: use one of our own instead.
         own = Path.home() / ".cache" / "ctxfold" / "tiktoken"
