@@ -8,7 +8,7 @@ import networkx as nx
 from .types import Edge, SemanticEdge, Symbol, symbol_id
 
 # How much activation an edge of each kind carries (tuned with benchmarks/localize.py).
-KIND_WEIGHT = {"call": 1.0, "inherit": 0.8, "import": 0.3, "contain": 0.5, "semantic": 0.7}
+KIND_WEIGHT = {"call": 1.0, "inherit": 0.8, "import": 0.3, "contain": 0.5, "semantic": 0.7, "type": 0.5}
 
 
 def build_graph(symbols: list[Symbol], edges: list[Edge], paths: list[str]) -> nx.DiGraph:

@@ -4,6 +4,7 @@ Query captures, shared by every language's ``queries/<lang>.scm``:
   @definition.<kind> + @name   a symbol (kind: function, class, struct, interface, ...)
   @reference.call              the callee expression of a call
   @reference.inherit           a base class / implemented interface
+  @reference.type              a type named without a call (annotation, isinstance check)
   @assign.target + @assign.value   ``target = Callee(...)``: a name bound to a call's result
   @import                      an import statement, handed to the language's hooks
 tree-sitter gives bytes and 0-based rows; everything leaving this module is 1-based lines.
@@ -114,6 +115,7 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
     defs: dict[int, tuple[Node, Node, str]] = {}  # node id -> (node, name node, kind)
     call_nodes: list[Node] = []
     inherit_nodes: list[Node] = []
+    type_nodes: list[Node] = []
     import_nodes: list[Node] = []
     assigns: list[tuple[Node, Node]] = []  # (target, callee)
     for _, caps in QueryCursor(_query(language)).matches(root):
@@ -130,6 +132,8 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
                 call_nodes.extend(nodes)
             elif cap_name == "reference.inherit":
                 inherit_nodes.extend(nodes)
+            elif cap_name == "reference.type":
+                type_nodes.extend(nodes)
             elif cap_name == "import":
                 import_nodes.extend(nodes)
 
@@ -219,21 +223,25 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
     symbols.sort(key=lambda s: (s.start_line, s.end_line))
     parsed.symbols = symbols
 
-    def scope_of(node: Node) -> str:
+    def scope_of(node: Node, decorated: bool = False) -> str:
         parent = node.parent
         while parent is not None:
             if parent.id in def_qualnames:
                 return def_qualnames[parent.id]
+            if decorated and parent.type == "decorated_definition":
+                definition = parent.child_by_field_name("definition")
+                if definition is not None and definition.id in def_qualnames:
+                    return def_qualnames[definition.id]
             parent = parent.parent
         return ""
 
-    for kind, nodes in (("call", call_nodes), ("inherit", inherit_nodes)):
+    for kind, nodes in (("call", call_nodes), ("inherit", inherit_nodes), ("type", type_nodes)):
         for node in nodes:
             # A hook may say what a node names when no single node spells it (Java's
             # method_invocation keeps receiver and name apart).
             chain = split_chain(lang.ref_text(node, data) if hasattr(lang, "ref_text") else text_of(node, data))
             if chain and len(chain) <= 8:
-                parsed.refs.append(Ref(chain=chain, line=node.start_point[0] + 1, scope=scope_of(node), kind=kind))
+                parsed.refs.append(Ref(chain=chain, line=node.start_point[0] + 1, scope=scope_of(node, kind == "type"), kind=kind))
     for target, value in assigns:
         chain = split_chain(text_of(value, data))
         if chain and len(chain) <= 8:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 SYMBOL_KINDS = ("function", "method", "class", "struct", "interface", "trait", "enum", "type", "constant")
-EDGE_KINDS = ("call", "import", "inherit", "contain")
+EDGE_KINDS = ("call", "import", "inherit", "type", "contain")
 # How a reference was tied to its definition, best first; "name" is the bare-name fallback.
 RESOLUTIONS = ("local", "import", "self", "qualified", "name")
 
@@ -58,7 +58,7 @@ class Ref:
     chain: list[str]  # callee split on '.'/'::': ["self", "save"], ["os", "path", "join"]
     line: int
     scope: str  # qualname of the innermost enclosing symbol, '' at module level
-    kind: str = "call"  # "call", "inherit", or "assign" (``target = chain(...)``)
+    kind: str = "call"  # "call", "inherit", "type", or "assign" (``target = chain(...)``)
     target: str = ""  # for "assign": the name bound ("cart", "self.client")
 
 

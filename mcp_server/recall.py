@@ -143,6 +143,8 @@ def _relation(data: dict, direction: str, other: str) -> str:
         return f"member of {name}" if forward else f"contains {name}"
     if kind == "import":
         return f"imported by {name}" if forward else f"imports {name}"
+    if kind == "type":
+        return f"used as a type by {name}" if forward else f"uses type {name}"
     return f"coupled to {name}: {data.get('reason') or data.get('relation', '')}".rstrip(": ")
 
 

@@ -440,3 +440,30 @@ def test_module_level_constants_are_symbols_and_nothing_inside_a_function_is(lan
     # A constant's signature is its first line, not a whole table.
     defaults = [s for s in parsed.symbols if s.name == "DEFAULTS"]
     assert all("1" not in s.signature for s in defaults)
+
+
+def test_python_types_named_without_a_call_are_type_edges_to_their_classes():
+    # Annotations, isinstance/issubclass checks and dispatch decorators depend on a class
+    # as much as a call does; a name that is not a class (area) gets no type edge.
+    shapes = "class Shape:\n    pass\n\n\nclass Circle(Shape):\n    pass\n\n\ndef area(s):\n    return 0\n"
+    use = (
+        "from shapes import Circle, Shape, area\n"
+        "\n"
+        "@dispatch(Circle, Shape)\n"
+        "def meet(a, b):\n"
+        "    return a\n"
+        "\n"
+        "def grow(s: Shape, f: area) -> Circle:\n"
+        "    return s\n"
+        "\n"
+        "def check(x):\n"
+        "    return isinstance(x, (Circle, Shape)) or issubclass(x, Shape)\n"
+    )
+    files = {p: parse_source(p, "python", src.encode(), src) for p, src in (("shapes.py", shapes), ("use.py", use))}
+    index = ResolveIndex.build(files)
+    types = {(e.src, e.dst) for e in resolve_file(files["use.py"], index) if e.kind == "type"}
+    assert types == {
+        ("use.py:meet", "shapes.py:Circle"), ("use.py:meet", "shapes.py:Shape"),
+        ("use.py:grow", "shapes.py:Shape"), ("use.py:grow", "shapes.py:Circle"),
+        ("use.py:check", "shapes.py:Circle"), ("use.py:check", "shapes.py:Shape"),
+    }

@@ -361,6 +361,8 @@ def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
             continue
         target = _resolve_chain(chain, pf, ref.scope, index)
         if target is not None and target.path and target.qualname:
+            if kind == "type" and getattr(index.get(target.path, target.qualname), "kind", "") != "class":
+                continue
             method = "local" if target.path == pf.path and len(chain) == 1 else ("import" if len(chain) == 1 else "qualified")
             edges.append(Edge(src, symbol_id(target.path, target.qualname), kind, method, CONFIDENCE[method], ref.line))
             continue

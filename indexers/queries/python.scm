@@ -10,6 +10,15 @@
 (class_definition superclasses: (argument_list [(identifier) (attribute)] @reference.inherit))
 (decorator [(identifier) (attribute)] @reference.call)
 (decorator (call function: [(identifier) (attribute)] @reference.call))
+; Types named without a call: annotations, isinstance/issubclass checks, dispatch decorators
+(type [(identifier) (attribute)] @reference.type)
+(call function: (identifier) @_check
+  arguments: (argument_list (_) . [(identifier) (attribute)] @reference.type)
+  (#any-of? @_check "isinstance" "issubclass"))
+(call function: (identifier) @_check
+  arguments: (argument_list (_) . (tuple [(identifier) (attribute)] @reference.type))
+  (#any-of? @_check "isinstance" "issubclass"))
+(decorator (call arguments: (argument_list [(identifier) (attribute)] @reference.type)))
 
 ; Bindings to a call's result, for receiver types: cart = Cart(), self.client = Client()
 (assignment left: [(identifier) (attribute)] @assign.target right: (call function: [(identifier) (attribute)] @assign.value))
