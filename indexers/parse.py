@@ -224,6 +224,8 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
     parsed.symbols = symbols
 
     def scope_of(node: Node, decorated: bool = False) -> str:
+        """The symbol a node is in; with ``decorated``, a decorator's argument belongs to
+        the definition it decorates (``@dispatch(A, B)`` is a use of A by that function)."""
         parent = node.parent
         while parent is not None:
             if parent.id in def_qualnames:

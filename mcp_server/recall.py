@@ -130,8 +130,8 @@ def _diffuse(v: Views, seeds: SeedSet, s: RecallSettings) -> tuple[dict[str, flo
 
 def _relation(data: dict, direction: str, other: str) -> str:
     """How a node relates to ``other``, the node its activation came from. Edges run
-    caller → callee, subclass → base, container → member, importer → imported; "out"
-    means the activation followed one from ``other`` to this node."""
+    caller → callee, subclass → base, user → type, container → member, importer →
+    imported; "out" means the activation followed one from ``other`` to this node."""
     kind = data["kind"]
     name = other.rpartition(":")[2] or other.rstrip(":")
     forward = direction == "out"
