@@ -28,8 +28,8 @@ def make_store_dir(store_dir: Path) -> Path:
 def write_atomic(path: Path, text: str | bytes) -> None:
     """Write ``text`` (str or bytes) to ``path`` through a temporary file beside it and a
     rename: a reader sees the old file or the new one, never half of one, and a failed
-    write leaves the old file as it was. The temporary file is named per process and thread, so that two
-    writers (a server and a CLI run, say) never write into the same one."""
+    write leaves the old file as it was. The temporary file is named per process and
+    thread, so that two writers (a server and a CLI run, say) never share one."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
