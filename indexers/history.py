@@ -1,4 +1,4 @@
-"""Issue and pull-request numbers in commit messages, with the files those commits changed.
+"""What git history says about a task: issue numbers, and past commits like it.
 
 A task that says "solving #19513 gave rise to another bug" or links ``.../pull/14971``
 points at the code that the commits for that number changed. Commit messages carry the
@@ -12,10 +12,15 @@ pass over the history maps each number to the files changed for it:
 - paths are relative to the served repository, like everywhere in ctxfold; files outside
   it are left out.
 
-Reading the whole history takes about two seconds on sympy (53,000 commits), so
-the map is kept in the store as ``history_refs.json`` with the HEAD it was read at; when
-HEAD moves forward only the new commits are read. Without git history there are no
-references: recall goes on without them.
+A task that names no number still reads like the messages of the commits that fixed
+its neighbours ("Fix: bug in is_subset of set handlers"), so the last ``MAX_COMMITS``
+commits (merges aside) are kept too, each with its message and files, for recall to
+search.
+
+Reading all this takes about five seconds on sympy (53,000 commits), so it is kept in
+the store as ``history_refs.json`` with the HEAD it was read at; when HEAD moves forward
+only the new commits are read. Without git history there is nothing: recall goes on
+without it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import json
 import logging
 import re
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .paths import make_store_dir, write_atomic
@@ -32,8 +38,10 @@ from .volatility import GitUnavailable, run_git
 log = logging.getLogger(__name__)
 
 MAX_FILES = 30
+MAX_COMMITS = 10_000  # recent commits kept for their messages
+MAX_MESSAGE = 2_000  # characters of a message kept (the subject and the start of the body)
 CACHE = "history_refs.json"
-CACHE_VERSION = 2  # raised whenever what is read from history changes
+CACHE_VERSION = 3  # raised whenever what is read from history changes
 # #1234, gh-1234 and links to .../issues/1234 or .../pull/1234 (not an HTML entity &#123;)
 _TASK_REF = re.compile(r"(?:(?<![\w&#])#|\bgh-|/(?:issues|pull)/)(\d{2,7})\b", re.I)
 _MESSAGE_REF = re.compile(r"(?:(?<![\w&#])#|\bgh-)(\d{2,7})\b", re.I)
@@ -86,18 +94,26 @@ def own_names(repo: Path, paths: Iterable[str], timeout_s: float = 5.0) -> set[s
     return {_norm(n) for n in names if n}
 
 
-def _read(repo: Path, revisions: str, timeout_s: float, refs: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+_LOG_ARGS = ["-z", "--name-only", "--no-renames", "--no-color", "--no-ext-diff", "--relative",
+             "--format=%x1e%H%x1f%B"]
+
+
+def _log(repo: Path, args: list[str], timeout_s: float) -> Iterable[tuple[str, str, list[str]]]:
+    """(sha, message, files) of the commits ``git log ARGS`` lists, files inside ``repo``."""
+    text = run_git(repo, ["log", *_LOG_ARGS, *args, "--", "."], timeout_s)
+    for record in text.split("\x1e"):
+        header, _, rest = record.partition("\0")
+        sha, _, message = header.partition("\x1f")
+        if sha:
+            yield sha, message, [f for f in rest.lstrip("\n").split("\0") if f]
+
+
+def _read_refs(repo: Path, revisions: str, timeout_s: float, refs: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
     """Add to ``refs`` the commits of ``revisions`` whose messages name a number."""
     seen: set[str] = set()
-    common = ["-z", "--name-only", "--no-renames", "--no-color", "--no-ext-diff", "--relative",
-              "-i", "-E", "--grep=(#|gh-)[0-9]", "--format=%x1e%H%x1f%B"]
     for walk in (["--first-parent", "-m"], ["--no-merges"]):
-        text = run_git(repo, ["log", *walk, *common, revisions, "--", "."], timeout_s)
-        for record in text.split("\x1e"):
-            header, _, rest = record.partition("\0")
-            sha, _, message = header.partition("\x1f")
-            files = [f for f in rest.lstrip("\n").split("\0") if f]
-            if not sha or sha in seen or not files or len(files) > MAX_FILES:
+        for sha, message, files in _log(repo, [*walk, "-i", "-E", "--grep=(#|gh-)[0-9]", revisions], timeout_s):
+            if sha in seen or not files or len(files) > MAX_FILES:
                 continue
             seen.add(sha)
             for number in set(_MESSAGE_REF.findall(message)):
@@ -105,6 +121,14 @@ def _read(repo: Path, revisions: str, timeout_s: float, refs: dict[str, dict[str
                 for path in files:
                     counts[path] = counts.get(path, 0) + 1
     return refs
+
+
+def _read_commits(repo: Path, revisions: str, timeout_s: float, limit: int) -> list[list]:
+    """[sha, message, files] of those of the last ``limit`` commits of ``revisions``
+    (merges aside) that change between one and ``MAX_FILES`` files, newest first."""
+    return [[sha, message.strip()[:MAX_MESSAGE], files]
+            for sha, message, files in _log(repo, ["--no-merges", "-n", str(limit), revisions], timeout_s)
+            if 0 < len(files) <= MAX_FILES]
 
 
 def _is_ancestor(repo: Path, old: str, head: str, timeout_s: float) -> bool:
@@ -115,45 +139,56 @@ def _is_ancestor(repo: Path, old: str, head: str, timeout_s: float) -> bool:
     return True
 
 
-def load_refs(repo: Path, store_dir: Path, known: tuple[str, dict] | None = None,
-              timeout_s: float = 20.0) -> tuple[str, dict[str, dict[str, int]]]:
-    """(HEAD, number -> {path: commits for that number that changed it}), kept in the store
-    with the HEAD it was read at. When HEAD moves forward only the new commits are read;
-    ``known`` is a previous answer, reused while HEAD stays. ("", {}) without git history.
-    A history too long to read within ``timeout_s`` is not tried again (delete the file
-    to retry)."""
+@dataclass
+class History:
+    """What was read from git history at ``head`` ("" without history)."""
+
+    head: str = ""
+    refs: dict[str, dict[str, int]] = field(default_factory=dict)  # number -> {path: commits}
+    commits: list[list] = field(default_factory=list)  # [sha, message, files], newest first
+
+
+def load_history(repo: Path, store_dir: Path, known: History | None = None,
+                 timeout_s: float = 20.0, max_commits: int = MAX_COMMITS) -> History:
+    """The history of ``repo`` at HEAD, kept in the store with the HEAD it was read at.
+    When HEAD moves forward only the new commits are read; ``known`` is a previous answer,
+    reused while HEAD stays. An empty History without git history. A history too long to
+    read within ``timeout_s`` is not tried again (delete the file to retry)."""
     try:
         head = run_git(repo, ["rev-parse", "HEAD"], timeout_s).strip()
     except GitUnavailable as exc:
-        log.debug("no issue references from history: %s", exc)
-        return "", {}
-    if known and known[0] == head:
+        log.debug("no git history: %s", exc)
+        return History()
+    if known and known.head == head:
         return known
     cache = Path(store_dir) / CACHE
     try:
         data = json.loads(cache.read_text())
         if data.get("version") != CACHE_VERSION:
             raise ValueError("written by another version")
-        old, refs = data["head"], data["refs"]
         if data.get("unreadable"):
-            return head, {}
+            return History(head)
+        old = History(data["head"], data["refs"], data["commits"])
     except (OSError, ValueError, KeyError, TypeError):
-        old, refs = "", {}
-    if old == head:
-        return head, refs
+        old = History()
+    if old.head == head:
+        return old
     entry: dict = {"version": CACHE_VERSION, "head": head}
     try:
-        if old and _is_ancestor(repo, old, head, timeout_s):
-            refs = _read(repo, f"{old}..HEAD", timeout_s, refs)
+        if old.head and _is_ancestor(repo, old.head, head, timeout_s):
+            new = f"{old.head}..HEAD"
+            refs = _read_refs(repo, new, timeout_s, old.refs)
+            commits = (_read_commits(repo, new, timeout_s, max_commits) + old.commits)[:max_commits]
         else:
-            refs = _read(repo, "HEAD", timeout_s, {})
+            refs = _read_refs(repo, "HEAD", timeout_s, {})
+            commits = _read_commits(repo, "HEAD", timeout_s, max_commits)
     except GitUnavailable as exc:
-        log.warning("issue numbers in git history are not used: %s; delete %s to try again", exc, cache)
-        refs, entry["unreadable"] = {}, str(exc)
-    entry["refs"] = refs
+        log.warning("git history is not used: %s; delete %s to try again", exc, cache)
+        refs, commits, entry["unreadable"] = {}, [], str(exc)
+    entry.update(refs=refs, commits=commits)
     try:
         make_store_dir(store_dir)
         write_atomic(cache, json.dumps(entry))
     except OSError as exc:  # a read-only store still answers, from memory
-        log.warning("could not keep issue references in %s: %s", cache, exc)
-    return head, refs
+        log.warning("could not keep what git history says in %s: %s", cache, exc)
+    return History(head, refs, commits)

@@ -61,6 +61,7 @@ def _refreshed(args):
 
 def cmd_index(args) -> int:
     from indexers.build import Indexer
+    from indexers.history import load_history
     from indexers.paths import store_dir_for
 
     repo = Path(args.path or args.repo or ".").resolve()
@@ -83,6 +84,12 @@ def cmd_index(args) -> int:
     for path, ranges in sorted(stats.parse_errors.items()):
         spans = ", ".join(f"L{a}-{b}" if a != b else f"L{a}" for a, b in ranges[:5])
         print(f"syntax errors in {path}: {spans} (the rest of the file is indexed)")
+    started = time.perf_counter()
+    history = load_history(repo, indexer.store.dir)  # read now, not at the first recall
+    if history.head:
+        n = len(history.refs)
+        print(f"read git history: {len(history.commits)} recent commits, {n} issue number{'s' * (n != 1)} "
+              f"in {time.perf_counter() - started:.2f} s")
     return 0
 
 

@@ -12,6 +12,7 @@ import logging
 import math
 import re
 import time
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -24,6 +25,7 @@ from indexers.types import Symbol
 from .errors import CtxfoldError
 from .seeds import SeedSet, collect_seeds, drop_links, search_text, strip_boilerplate
 from .settings import SETTINGS, RecallSettings
+from .textindex import CommitIndex
 from .workspace import Views, Workspace
 
 log = logging.getLogger("ctxfold")
@@ -196,6 +198,25 @@ _TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_tests?\.[a-z]
 _AUX_PATH = re.compile(r"(^|/)(docs?|examples?|scripts?|release|benchmarks?)/")
 
 
+def similar_commit_files(index: CommitIndex, query: str, limit: int,
+                         known: Collection[str]) -> tuple[dict[str, float], dict[str, str]]:
+    """The files of ``known`` that the ``limit`` past commits most like the task changed:
+    path -> vote (a commit's BM25 score, shared by its files at 1/sqrt(n) each, summed),
+    and path -> why (the best commit that changed it)."""
+    votes: dict[str, float] = {}
+    why: dict[str, str] = {}
+    for sha, score in index.search(query, limit):
+        message, files = index.commits[sha]
+        share = score / math.sqrt(len(files))
+        subject = message.partition("\n")[0]
+        subject = subject if len(subject) <= 60 else subject[:57] + "..."
+        for path in files:
+            if path in known:
+                votes[path] = votes.get(path, 0.0) + share
+                why.setdefault(path, f"changed by a past commit like the task ({sha[:8]} {subject})")
+    return votes, why
+
+
 def is_test_path(path: str) -> bool:
     return bool(_TEST_PATH.search(path))
 
@@ -260,6 +281,13 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
         top_text = max(file_text.values(), default=1.0) or 1.0
         for p, w in file_text.items():
             prior[p] = prior.get(p, 0.0) + s.file_text_prior * w / top_text
+    commit_why: dict[str, str] = {}
+    if s.similar_commits:  # the files changed by past commits that read like the task
+        votes, commit_why = similar_commit_files(ws.commit_index(), query, s.similar_commits, v.by_path)
+        top_vote = max(votes.values(), default=0.0)
+        for p, w in votes.items():
+            prior[p] = prior.get(p, 0.0) + s.commit_prior * w / top_vote
+        commit_why = {p: why for p, why in commit_why.items() if votes[p] >= 0.5 * top_vote}
     for paths in changed_for.values():  # the files changed for an issue the task names
         for p in paths:
             prior[p] = prior.get(p, 0.0) + s.issue_ref_prior / math.sqrt(len(paths))
@@ -278,6 +306,8 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
         if sid in via:
             _, frm, data, direction = via[sid]
             why.append(_relation(data, direction, frm))
+        if v.symbols[sid].path in commit_why:
+            why.append(commit_why[v.symbols[sid].path])
         out.append(Candidate(v.symbols[sid], final[sid], why or ["near a seed"]))
     out.sort(key=lambda c: (-c.score, c.sym.path, c.sym.start_line))
     return out

@@ -60,6 +60,7 @@ async def _run(ctx: Context | None, ws: Workspace, fn, *args, **kwargs):
 def _warm(ws: Workspace) -> None:
     try:
         ws.fresh_views()
+        ws.commit_index()  # reads git history once per HEAD: seconds on a long one
     except Exception:  # the first call will report the problem to the agent
         log.warning("warming the index failed", exc_info=True)
 
@@ -74,7 +75,7 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
         ws = Workspace(root, store)
         log.info("ctxfold serving %s (store %s)", ws.repo, ws.store_dir)
         # With an index on disk, warm up in the background (load it, bring it up to date,
-        # build the graph and full-text index) so the first call does not pay for it; calls
+        # build the graph, full-text index and history) so the first call does not pay for it; calls
         # wait on the workspace lock. With none, the first call builds it, with progress.
         if ws.indexer.store.manifest_mtime():
             threading.Thread(target=_warm, args=(ws,), name="ctxfold-warm", daemon=True).start()

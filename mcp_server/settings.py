@@ -34,6 +34,8 @@ class RecallSettings:
     vector_query_chars: int = 1500  # how much of the task is embedded to find them
     contained_name_seed: float = 2.0  # seed weight shared by the symbols whose names contain a snake_case name of the task
     issue_refs: int = 5  # first issue/PR numbers of the task whose commits' files are seeded (0: off)
+    similar_commits: int = 20  # past commits whose messages read most like the task (0: off)
+    commit_prior: float = 2.0  # weight of the files they changed (the best = 1), added to the file prior
     fact_seed: float = 2.0  # seed weight of a symbol that a relevant fact is anchored to
     # Diffusion (personalized PageRank by power iteration around the seeds).
     restart: float = 0.8  # share of activation that returns to the seeds each step

@@ -134,6 +134,27 @@ class TextIndex:
         return _bm25(words(query), self.file_postings, self.file_len, self._total_file_len, max_df)[0]
 
 
+class CommitIndex:
+    """BM25 over the messages of past commits ([sha, message, files], as history keeps
+    them), to find the commits that read like a task."""
+
+    def __init__(self, commits: list[list]) -> None:
+        self.commits = {sha: (message, files) for sha, message, files in commits}
+        self.postings: dict[str, dict[str, int]] = {}
+        self.doc_len: dict[str, int] = {}
+        for sha, (message, _) in self.commits.items():
+            terms = Counter(words(message))
+            self.doc_len[sha] = sum(terms.values()) or 1
+            for term, tf in terms.items():
+                self.postings.setdefault(term, {})[sha] = tf
+        self._total_len = sum(self.doc_len.values())
+
+    def search(self, query: str, limit: int, max_df: float = MAX_DF) -> list[tuple[str, float]]:
+        """(sha, BM25 score), best first."""
+        scores = _bm25(words(query), self.postings, self.doc_len, self._total_len, max_df)[0]
+        return sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
+
+
 def _unpost(postings: dict[str, dict[str, int]], doc: str, terms) -> None:
     """Take ``doc`` out of the posting lists of ``terms``; drop lists left empty."""
     for term in terms:

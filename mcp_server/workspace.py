@@ -16,14 +16,14 @@ from pathlib import Path
 
 from indexers.build import Indexer, Progress, UpdateStats
 from indexers.graph import add_code_edges, add_semantic_edges, build_graph
-from indexers.history import load_refs, own_names
+from indexers.history import History, load_history, own_names
 from indexers.paths import store_dir_for
 from indexers.scan import DEFAULT_MAX_BYTES
 from indexers.store import StoreBusy
 from indexers.types import Symbol
 
 from .errors import CtxfoldError
-from .textindex import TextIndex
+from .textindex import CommitIndex, TextIndex
 
 log = logging.getLogger("ctxfold")
 
@@ -64,8 +64,9 @@ class Workspace:
         self.edge_sources: list = []  # callables adding semantic edges (facts of type coupling)
         self.vectors = None  # (embedder, db) once the vector fallback is found usable
         self.vectors_note = ""
-        self._issue_refs: tuple[str, dict] | None = None  # (HEAD, refs) from indexers/history.py
-        self._refs_lock = threading.Lock()  # its own: a first read of history takes seconds
+        self._history: History | None = None  # from indexers/history.py
+        self._commit_index: tuple[str, CommitIndex] | None = None  # (HEAD, index of its commits)
+        self._history_lock = threading.Lock()  # its own: a first read of history takes seconds
         self._own_names: set[str] | None = None
 
     # --- freshness ---------------------------------------------------------------
@@ -194,11 +195,23 @@ class Workspace:
         self.refresh(progress)
         return self.views()
 
+    def history(self) -> History:
+        """What git history says at HEAD (issue numbers, recent commits), read once per HEAD."""
+        with self._history_lock:
+            self._history = load_history(self.repo, self.store_dir, self._history)
+            return self._history
+
     def issue_refs(self) -> dict[str, dict[str, int]]:
         """Issue/PR number -> {path: commits for it that changed the file}, from git history."""
-        with self._refs_lock:
-            self._issue_refs = load_refs(self.repo, self.store_dir, self._issue_refs)
-            return self._issue_refs[1]
+        return self.history().refs
+
+    def commit_index(self) -> CommitIndex:
+        """Full-text search over the recent commits' messages, built once per HEAD."""
+        history = self.history()
+        with self._history_lock:
+            if self._commit_index is None or self._commit_index[0] != history.head:
+                self._commit_index = (history.head, CommitIndex(history.commits))
+            return self._commit_index[1]
 
     def own_names(self, v: Views) -> set[str]:
         """Names the repository goes by (directory, remotes, top-level packages): a task's

@@ -1,4 +1,4 @@
-"""Issue and pull-request numbers from git history, and recall following them."""
+"""Issue numbers and past commits from git history, and recall following them."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from gitrepo import git
 
-from indexers.history import CACHE, CACHE_VERSION, load_refs, own_names, referenced_numbers
+from indexers.history import CACHE, CACHE_VERSION, History, load_history, own_names, referenced_numbers
 from indexers.paths import write_atomic
+from mcp_server.cli import main
 from mcp_server.recall import rank, recall
 from mcp_server.settings import SETTINGS
 from mcp_server.workspace import Workspace
@@ -52,36 +53,61 @@ def history_repo(root: Path) -> Path:
 
 def test_numbers_in_commit_messages_map_to_the_files_their_commits_changed(tmp_path):
     repo = history_repo(tmp_path / "repo")
-    head, refs = load_refs(repo, tmp_path / "store")
-    assert refs["12"] == {"lib/parse.py": 1}
-    assert refs["40"] == {"lib/render.py": 1}  # the merge, with what the branch changed
-    assert "50" not in refs  # 31 files: says nothing about any one of them
-    assert json.loads((tmp_path / "store" / CACHE).read_text()) == {"version": CACHE_VERSION, "head": head, "refs": refs}
+    history = load_history(repo, tmp_path / "store")
+    assert history.refs["12"] == {"lib/parse.py": 1}
+    assert history.refs["40"] == {"lib/render.py": 1}  # the merge, with what the branch changed
+    assert "50" not in history.refs  # 31 files: says nothing about any one of them
+    kept = json.loads((tmp_path / "store" / CACHE).read_text())
+    assert kept == {"version": CACHE_VERSION, "head": history.head, "refs": history.refs, "commits": history.commits}
 
-    assert load_refs(tmp_path / "store", tmp_path / "store") == ("", {})  # not a git repository
+    assert load_history(tmp_path / "store", tmp_path / "store") == History()  # not a git repository
+
+
+def test_recent_commits_are_kept_with_their_messages_and_files(tmp_path):
+    repo = history_repo(tmp_path / "repo")
+    commits = load_history(repo, tmp_path / "store").commits
+    # The merge and the two commits of 31 and more files are left out.
+    assert sorted((message, files) for _, message, files in commits) == [
+        ("Fix #12: quoted fields keep their commas", ["lib/parse.py"]),
+        ("Wider columns", ["lib/render.py"]),
+    ]
+    assert all(len(sha) == 40 for sha, _, _ in commits)
+    fewer = load_history(repo, tmp_path / "other", max_commits=2).commits
+    assert len(fewer) == 1 and fewer[0] in commits  # the last two, less the reformat
+
+
+def test_indexing_reads_the_history_so_that_the_first_recall_does_not(tmp_path, capsys):
+    repo = history_repo(tmp_path / "repo")
+    assert main(["index", str(repo), "--store", str(tmp_path / "store")]) == 0
+    assert "read git history: 2 recent commits, 2 issue numbers in " in capsys.readouterr().out
+    assert json.loads((tmp_path / "store" / CACHE).read_text())["refs"]["40"] == {"lib/render.py": 1}
 
 
 def test_history_is_read_again_only_from_where_it_was_read(tmp_path):
     repo, store = history_repo(tmp_path / "repo"), tmp_path / "store"
-    head, refs = load_refs(repo, store)
+    history = load_history(repo, store)
     cache = store / CACHE
     kept = json.loads(cache.read_text())
-    kept["refs"]["99"] = {"lib/old.py": 1}  # a mark: only a full read would drop it
+    kept["refs"]["99"] = {"lib/old.py": 1}  # marks: only a full read would drop them
+    kept["commits"].append(["f" * 40, "Older work", ["lib/old.py"]])
     cache.write_text(json.dumps(kept))
 
     commit(repo, "gh-13: empty lines", {"lib/parse.py": "def split_fields(line):\n    return line.split(',') if line else []\n"})
-    head2, refs2 = load_refs(repo, store, (head, refs))
-    assert head2 != head and refs2["13"] == {"lib/parse.py": 1} and refs2["12"] == {"lib/parse.py": 1}
-    assert refs2["99"] == {"lib/old.py": 1}  # the new commit only
+    again = load_history(repo, store, history)
+    assert again.head != history.head and again.refs["13"] == {"lib/parse.py": 1} and again.refs["12"] == {"lib/parse.py": 1}
+    assert again.refs["99"] == {"lib/old.py": 1}  # the new commit only
+    assert [c[1] for c in again.commits][0] == "gh-13: empty lines" and again.commits[-1][1] == "Older work"
 
     git(repo, "commit", "-q", "--amend", "-m", "Fix #14: empty lines")  # HEAD rewritten
-    _, refs3 = load_refs(repo, store)
-    assert "99" not in refs3 and "13" not in refs3 and refs3["14"] == {"lib/parse.py": 1}
+    rewritten = load_history(repo, store)
+    assert "99" not in rewritten.refs and "13" not in rewritten.refs and rewritten.refs["14"] == {"lib/parse.py": 1}
+    assert [c[1] for c in rewritten.commits].count("Older work") == 0
 
-    cache.write_text(json.dumps({"version": CACHE_VERSION, "head": "0" * 40, "refs": {}, "unreadable": "timed out"}))
-    assert load_refs(repo, store)[1] == {}  # a history too long to read is not read again
+    cache.write_text(json.dumps({"version": CACHE_VERSION, "head": "0" * 40, "refs": {}, "commits": [],
+                                 "unreadable": "timed out"}))
+    assert load_history(repo, store).refs == {}  # a history too long to read is not read again
     cache.write_text(json.dumps({"head": "0" * 40, "refs": {}, "unreadable": "timed out"}))
-    assert load_refs(repo, store)[1]["14"] == {"lib/parse.py": 1}  # but one from another version is
+    assert load_history(repo, store).refs["14"] == {"lib/parse.py": 1}  # but one from another version is
 
 
 def test_files_are_replaced_whole_or_not_at_all(tmp_path):
@@ -130,3 +156,35 @@ def test_recall_follows_an_issue_number_to_the_code_changed_for_it(tmp_path):
     assert all(c.sym.path != "lib/parse.py" for c in off)  # no word of the task names it
     merged = recall(ws, "Since #40 the table looks wrong", 1000)
     assert merged.items[0].path == "lib/render.py"
+
+
+def test_recall_lifts_the_files_that_past_commits_like_the_task_changed(tmp_path):
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    # Two modules alike in every word, so that only history tells them apart.
+    commit(root, "Start", {"lib/grid.py": "def draw_grid(cells):\n    return '|'.join(cells)\n",
+                           "lib/table.py": "def draw_table(cells):\n    return '-'.join(cells)\n",
+                           **{f"lib/m{i}.py": f"def helper_{i}(value):\n    return value + {i}\n" for i in range(8)}})
+    commit(root, "Fix misaligned borders when a cell holds a newline",
+           {"lib/table.py": "def draw_table(cells):\n    return '-'.join(c.strip() for c in cells)\n"})
+    commit(root, "Space the grid", {"lib/grid.py": "def draw_grid(cells):\n    return ' | '.join(cells)\n"})
+    for i in range(8):  # enough history for the task's words to be rare in it
+        commit(root, f"Tune helper {i}", {f"lib/m{i}.py": f"def helper_{i}(value):\n    return value - {i}\n"})
+    ws = Workspace(root)
+    task = "The borders are misaligned when I draw cells: a cell with a newline breaks them"
+
+    def best(s):
+        scores = {}
+        for c in rank(ws, ws.fresh_views(), task, [], s):
+            scores.setdefault(c.sym.path, c)
+        return scores
+
+    off = best(replace(SETTINGS, similar_commits=0))
+    assert "lib/table.py" in off and "lib/grid.py" in off
+    on = best(SETTINGS)
+    assert on["lib/table.py"].score > on["lib/grid.py"].score
+    assert on["lib/table.py"].score - off["lib/table.py"].score > on["lib/grid.py"].score - off["lib/grid.py"].score
+    assert any(w.startswith("changed by a past commit like the task (") and "Fix misaligned borders" in w
+               for w in on["lib/table.py"].why)
+    assert not any("past commit" in w for w in on["lib/grid.py"].why)
