@@ -75,8 +75,9 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
         ws = Workspace(root, store)
         log.info("ctxfold serving %s (store %s)", ws.repo, ws.store_dir)
         # With an index on disk, warm up in the background (load it, bring it up to date,
-        # build the graph, full-text index and history) so the first call does not pay for it; calls
-        # wait on the workspace lock. With none, the first call builds it, with progress.
+        # build the graph and full-text index, read git history) so the first call does
+        # not pay for it; calls wait on the workspace lock. With none, the first call
+        # builds it, with progress.
         if ws.indexer.store.manifest_mtime():
             threading.Thread(target=_warm, args=(ws,), name="ctxfold-warm", daemon=True).start()
         yield {"ws": ws}

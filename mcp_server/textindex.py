@@ -1,5 +1,6 @@
-"""An in-memory BM25 index over symbol texts (names, signatures, docstrings, bodies and
-their file path), updated per file by content hash, for recall's full-text seeds."""
+"""In-memory BM25 indexes for recall: over symbol texts (names, signatures, docstrings,
+bodies and their file path), updated per file by content hash, for its full-text seeds;
+and over the messages of recent commits, for the past commits that read like a task."""
 
 from __future__ import annotations
 
