@@ -192,3 +192,25 @@ def load_history(repo: Path, store_dir: Path, known: History | None = None,
     except OSError as exc:  # a read-only store still answers, from memory
         log.warning("could not keep what git history says in %s: %s", cache, exc)
     return History(head, refs, commits)
+
+
+def describe_history(repo: Path, store_dir: Path, timeout_s: float = 5.0) -> str:
+    """One line on the history kept in the store, for ``ctxfold status`` (reads no log)."""
+    try:
+        head = run_git(repo, ["rev-parse", "HEAD"], timeout_s).strip()
+    except GitUnavailable:
+        return "none (not a git repository, or no commits)"
+    cache = Path(store_dir) / CACHE
+    try:
+        data = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        return "not read yet (`ctxfold index` or the first recall reads it)"
+    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
+        return "kept by another version of ctxfold; the next recall reads it again"
+    if data.get("unreadable"):
+        return f"not used: {data['unreadable']}; delete {cache} to try again"
+    n = len(data.get("refs", {}))
+    line = f"{len(data.get('commits', []))} recent commits, {n} issue number{'s' * (n != 1)}"
+    if data.get("head") != head:
+        return line + f", read at {str(data.get('head'))[:8]}; the next recall reads the commits since"
+    return line + ", read at HEAD"

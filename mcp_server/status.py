@@ -6,6 +6,8 @@ import os
 import time
 from collections import Counter
 
+from indexers.history import describe_history
+
 from .workspace import Workspace
 
 
@@ -43,6 +45,7 @@ def status(ws: Workspace) -> dict:
         "parse_errors": {p: [list(r) for r in pf.errors] for p, pf in sorted(ix.files.items()) if pf.errors},
         "changed_since_index": sorted(changed),
         "fresh": fresh,
+        "history": describe_history(ws.repo, ws.store_dir),
     }
     for extra in _extras():
         report.update(extra(ws))
@@ -69,6 +72,7 @@ def render_status(r: dict) -> str:
         f"symbols   {r['symbols']}",
         f"edges     {r['edges']}: " + ", ".join(f"{k} {v}" for k, v in r["edges_by_kind"].items()),
         "resolved  " + ", ".join(f"{k} {v}" for k, v in r["edges_by_resolution"].items()),
+        f"history   {r['history']}",
     ]
     for key in sorted(k for k in r if k.startswith(("semantic_", "vectors_", "volatility_"))):
         lines.append(f"{key.replace('_', ' '):16} {r[key]}")

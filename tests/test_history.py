@@ -81,6 +81,14 @@ def test_indexing_reads_the_history_so_that_the_first_recall_does_not(tmp_path, 
     assert main(["index", str(repo), "--store", str(tmp_path / "store")]) == 0
     assert "read git history: 2 recent commits, 2 issue numbers in " in capsys.readouterr().out
     assert json.loads((tmp_path / "store" / CACHE).read_text())["refs"]["40"] == {"lib/render.py": 1}
+    assert main(["status", "--repo", str(repo), "--store", str(tmp_path / "store")]) == 0
+    assert "history   2 recent commits, 2 issue numbers, read at HEAD" in capsys.readouterr().out
+
+    commit(repo, "Later", {"lib/parse.py": "def split_fields(line):\n    return line.split(';')\n"})
+    assert main(["status", "--repo", str(repo), "--store", str(tmp_path / "store")]) == 0
+    assert "; the next recall reads the commits since" in capsys.readouterr().out
+    assert main(["status", "--repo", str(repo), "--store", str(tmp_path / "other"), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["history"].startswith("not read yet")
 
 
 def test_history_is_read_again_only_from_where_it_was_read(tmp_path):
