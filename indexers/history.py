@@ -139,6 +139,15 @@ def _is_ancestor(repo: Path, old: str, head: str, timeout_s: float) -> bool:
     return True
 
 
+def _kept(cache: Path) -> dict | None:
+    """The history kept in ``cache`` by this version of ctxfold, or None."""
+    try:
+        data = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("version") == CACHE_VERSION else None
+
+
 @dataclass
 class History:
     """What was read from git history at ``head`` ("" without history)."""
@@ -162,14 +171,12 @@ def load_history(repo: Path, store_dir: Path, known: History | None = None,
     if known and known.head == head:
         return known
     cache = Path(store_dir) / CACHE
+    data = _kept(cache)
+    if data and data.get("unreadable"):
+        return History(head)
     try:
-        data = json.loads(cache.read_text())
-        if data.get("version") != CACHE_VERSION:
-            raise ValueError("written by another version")
-        if data.get("unreadable"):
-            return History(head)
-        old = History(data["head"], data["refs"], data["commits"])
-    except (OSError, ValueError, KeyError, TypeError):
+        old = History(data["head"], data["refs"], data["commits"]) if data else History()
+    except (KeyError, TypeError):
         old = History()
     if old.head == head:
         return old
@@ -201,12 +208,9 @@ def describe_history(repo: Path, store_dir: Path, timeout_s: float = 5.0) -> str
     except GitUnavailable:
         return "none (not a git repository, or no commits)"
     cache = Path(store_dir) / CACHE
-    try:
-        data = json.loads(cache.read_text())
-    except (OSError, ValueError):
+    data = _kept(cache)
+    if data is None:
         return "not read yet (`ctxfold index` or the first recall reads it)"
-    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
-        return "kept by another version of ctxfold; the next recall reads it again"
     if data.get("unreadable"):
         return f"not used: {data['unreadable']}; delete {cache} to try again"
     n = len(data.get("refs", {}))

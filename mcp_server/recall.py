@@ -243,7 +243,8 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
     text_hits = fuse_vector_hits(ws.text.search(query, limit=s.text_hits, max_df=s.text_max_df),
                                  vector_hits(ws, words, s), s.vector_weight)
     numbers = referenced_numbers(task, ws.own_names(v))[: s.issue_refs]
-    refs = ws.issue_refs() if numbers else {}
+    history = ws.history() if numbers or s.similar_commits else None  # one `git rev-parse`
+    refs = history.refs if numbers else {}
     changed_for = {n: [p for p in refs[n] if p in v.by_path] for n in numbers if n in refs}
     seeds = collect_seeds(v, task, focus, text_hits, s.contained_name_seed, changed_for, s.drop_links)
     for fact in fact_lines:  # facts pull their code in
@@ -283,7 +284,7 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
             prior[p] = prior.get(p, 0.0) + s.file_text_prior * w / top_text
     commit_why: dict[str, str] = {}
     if s.similar_commits:  # the files changed by past commits that read like the task
-        votes, commit_why = similar_commit_files(ws.commit_index(), query, s.similar_commits, v.by_path)
+        votes, commit_why = similar_commit_files(ws.commit_index(history), query, s.similar_commits, v.by_path)
         top_vote = max(votes.values(), default=0.0)
         for p, w in votes.items():
             prior[p] = prior.get(p, 0.0) + s.commit_prior * w / top_vote

@@ -201,13 +201,8 @@ class Workspace:
             self._history = load_history(self.repo, self.store_dir, self._history)
             return self._history
 
-    def issue_refs(self) -> dict[str, dict[str, int]]:
-        """Issue/PR number -> {path: commits for it that changed the file}, from git history."""
-        return self.history().refs
-
-    def commit_index(self) -> CommitIndex:
+    def commit_index(self, history: History) -> CommitIndex:
         """Full-text search over the recent commits' messages, built once per HEAD."""
-        history = self.history()
         with self._history_lock:
             if self._commit_index is None or self._commit_index[0] != history.head:
                 self._commit_index = (history.head, CommitIndex(history.commits))
