@@ -28,6 +28,7 @@ STOPWORDS = frozenset(
 )
 K1, B = 1.2, 0.75
 MAX_DF = 0.25  # a term in more of the documents than this share is not searched for
+ALWAYS_DF = 10  # commit messages: a term in no more than this many is searched all the same
 NAME_WEIGHT = 3  # extra term counts for the words of a symbol's own name
 
 
@@ -151,8 +152,9 @@ class CommitIndex:
         self._total_len = sum(self.doc_len.values())
 
     def search(self, query: str, limit: int, max_df: float = MAX_DF) -> list[tuple[str, float]]:
-        """(sha, BM25 score), best first."""
-        scores = _bm25(words(query), self.postings, self.doc_len, self._total_len, max_df)[0]
+        """(sha, BM25 score), best first. In a short history a word is searched however
+        common it is among the messages, as long as no more than ``ALWAYS_DF`` hold it."""
+        scores = _bm25(words(query), self.postings, self.doc_len, self._total_len, max_df, ALWAYS_DF)[0]
         return sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
 
 
@@ -167,9 +169,10 @@ def _unpost(postings: dict[str, dict[str, int]], doc: str, terms) -> None:
 
 
 def _bm25(query_terms: list[str], postings: dict[str, dict[str, int]], doc_len: dict[str, int],
-          total_len: int, max_df: float) -> tuple[dict[str, float], dict[str, list[str]]]:
+          total_len: int, max_df: float, always_df: int = 0) -> tuple[dict[str, float], dict[str, list[str]]]:
     """BM25 scores of the documents that hold a query term, and the terms each matched;
-    a term in more than ``max_df`` of the documents is too common to say anything."""
+    a term in more than ``max_df`` of the documents (and in more than ``always_df``) is
+    too common to say anything."""
     n = len(doc_len)
     scores: dict[str, float] = {}
     matched: dict[str, list[str]] = {}
@@ -181,7 +184,7 @@ def _bm25(query_terms: list[str], postings: dict[str, dict[str, int]], doc_len: 
         if not bucket:
             continue
         df = len(bucket)
-        if df > n * max_df:
+        if df > max(n * max_df, always_df):
             continue
         idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
         weight = idf * (1 + math.log(qtf))

@@ -14,6 +14,7 @@ from indexers.paths import write_atomic
 from mcp_server.cli import main
 from mcp_server.recall import rank, recall
 from mcp_server.settings import SETTINGS
+from mcp_server.textindex import CommitIndex
 from mcp_server.workspace import Workspace
 
 
@@ -196,3 +197,10 @@ def test_recall_lifts_the_files_that_past_commits_like_the_task_changed(tmp_path
     assert any(w.startswith("changed by a past commit like the task (") and "Fix misaligned borders" in w
                for w in on["lib/table.py"].why)
     assert not any("past commit" in w for w in on["lib/grid.py"].why)
+
+
+def test_a_short_history_is_searched_however_common_its_words():
+    # Three commits: a word in one of them is in a third of the messages.
+    index = CommitIndex([["a" * 40, "Fix misaligned borders in tables", ["t.py"]],
+                         ["b" * 40, "Add a grid", ["g.py"]], ["c" * 40, "Release 1.0", ["setup.py"]]])
+    assert [sha for sha, _ in index.search("the borders are misaligned", 5)] == ["a" * 40]
