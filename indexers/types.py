@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SYMBOL_KINDS = ("function", "method", "class", "struct", "interface", "trait", "enum", "type", "constant")
+SYMBOL_KINDS = ("function", "method", "class", "struct", "interface", "trait", "enum", "type", "constant", "alias")
 EDGE_KINDS = ("call", "import", "inherit", "type", "contain")
 # How a reference was tied to its definition, best first; "name" is the bare-name fallback.
 RESOLUTIONS = ("local", "import", "self", "qualified", "name")

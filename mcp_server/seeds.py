@@ -21,6 +21,7 @@ _JAVA_FRAME = re.compile(r"at ([\w.$]+)\.([\w$<>]+)\((\w+\.java):(\d+)\)")
 _PATH = re.compile(r"(?<![\w/.-])([\w.-]+(?:/[\w.-]+)*\." + _EXT + r")\b")
 _DOTTED = re.compile(r"\b([A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)+)\b")
 _IDENT = re.compile(r"\b([A-Za-z_]\w{2,})\b")
+_SHORT_CALL = re.compile(r"\b([A-Za-z_]\w)\(")  # a two-letter name only when called: Eq(x, 0)
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
 # A link to a file of a repository, at a line: .../blob/<ref>/pkg/mod.py#L120-L130
 _BLOB_LINK = re.compile(r"/blob/[^/\s]+/([\w./-]+\." + _EXT + r")(?:#L(\d+))?")
@@ -229,7 +230,7 @@ def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[s
                 seeds.add(sym.id, 0.8 * _name_rarity(v, leaf), f"named in the task ({m.group(1)})")
 
     # Plain identifiers that name a symbol; rare names weigh more than common ones.
-    for name in set(_IDENT.findall(task)):
+    for name in set(_IDENT.findall(task)) | set(_SHORT_CALL.findall(task)):
         syms = v.by_name.get(name.lower(), [])
         exact = [s for s in syms if s.name == name]
         if not exact:

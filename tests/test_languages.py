@@ -467,3 +467,20 @@ def test_python_types_named_without_a_call_are_type_edges_to_their_classes():
         ("use.py:grow", "shapes.py:Shape"), ("use.py:grow", "shapes.py:Circle"),
         ("use.py:check", "shapes.py:Circle"), ("use.py:check", "shapes.py:Shape"),
     }
+
+
+def test_python_module_level_aliases_are_symbols_tied_to_what_they_name():
+    # sympy's `Eq = Equality`: a task that says Eq(...) must find the class.
+    rel = ("class Equality:\n    pass\n\nEq = Equality\nNe = mod.Unequality\nLIMIT = OTHER\n"
+           "def pretty_print(x):\n    return x\n\npprint = pretty_print\ncount = 3\nclass C:\n    alias = Equality\n")
+    use = "from rel import Eq, pprint\n\ndef solve():\n    return Eq()\n"
+    files = {p: parse_source(p, "python", src.encode(), src) for p, src in (("rel.py", rel), ("use.py", use))}
+    kinds = {s.qualname: s.kind for s in files["rel.py"].symbols}
+    assert kinds == {"Equality": "class", "Eq": "alias", "Ne": "alias", "LIMIT": "constant",
+                     "pretty_print": "function", "pprint": "alias", "C": "class"}
+    assert {s.signature for s in files["rel.py"].symbols if s.kind == "alias"} == {"Eq = Equality", "Ne = mod.Unequality", "pprint = pretty_print"}
+    index = ResolveIndex.build(files)
+    edges = {(e.src, e.kind, e.dst) for p in files for e in resolve_file(files[p], index) if e.kind != "contain"}
+    assert ("rel.py:Eq", "type", "rel.py:Equality") in edges
+    assert ("rel.py:pprint", "type", "rel.py:pretty_print") in edges
+    assert ("use.py:solve", "call", "rel.py:Eq") in edges

@@ -237,3 +237,15 @@ def test_a_constant_the_task_names_is_recalled_found_and_folded(tmp_path):
     folded = fold_file(ws, "app/config.py")
     assert folded.folded and folded.folded[0][:2] == (3, 43)  # the table's body, its first line kept
     assert "1\tMAX_RETRIES = 3" in folded.text and "2\tERROR_CODES = {" in folded.text
+
+
+def test_a_task_naming_an_alias_recalls_the_class_it_stands_for(tmp_path):
+    ws = make_repo(tmp_path, {
+        "core/relational.py": "class Equality:\n    def as_set(self):\n        return self\n\n\nEq = Equality\n",
+        "core/other.py": "class Equation:\n    def as_set(self):\n        return self\n",
+    })
+    result = recall(ws, "Eq(x, 0).as_set() raises instead of returning a set", 1000)
+    assert result.items[0].path == "core/relational.py"
+    order = [i.symbol for i in result.items]
+    assert order.index("Eq") < order.index("Equation") and "Equality" in order
+    assert [h.symbol for h in search_symbols(ws, "Eq", kind="alias").hits] == ["Eq"]

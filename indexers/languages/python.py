@@ -361,7 +361,9 @@ def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
             continue
         target = _resolve_chain(chain, pf, ref.scope, index)
         if target is not None and target.path and target.qualname:
-            if kind == "type" and getattr(index.get(target.path, target.qualname), "kind", "") != "class":
+            # A type edge goes to a class; an alias (pprint = pretty_print) may name anything.
+            if (kind == "type" and getattr(index.get(target.path, target.qualname), "kind", "") != "class"
+                    and getattr(index.get(pf.path, ref.scope), "kind", "") != "alias"):
                 continue
             method = "local" if target.path == pf.path and len(chain) == 1 else ("import" if len(chain) == 1 else "qualified")
             edges.append(Edge(src, symbol_id(target.path, target.qualname), kind, method, CONFIDENCE[method], ref.line))

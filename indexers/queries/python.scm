@@ -4,6 +4,10 @@
 ; Module-level constants: MAX_RETRIES = 3, DEFAULTS: dict = {...}
 ((module (expression_statement (assignment left: (identifier) @name) @definition.constant))
   (#match? @name "^_*[A-Z][A-Z0-9_]*$"))
+; Module-level aliases of another name: Eq = Equality, pprint = pretty_print
+((module (expression_statement (assignment left: (identifier) @name
+    right: [(identifier) (attribute)] @reference.type) @definition.alias))
+  (#not-match? @name "^_*[A-Z][A-Z0-9_]*$"))
 
 ; References
 (call function: [(identifier) (attribute)] @reference.call)
