@@ -5,7 +5,8 @@ Query captures, shared by every language's ``queries/<lang>.scm``:
   @reference.call              the callee expression of a call
   @reference.inherit           a base class / implemented interface
   @reference.type              a type named without a call (annotation, isinstance check)
-  @assign.target + @assign.value   ``target = Callee(...)``: a name bound to a call's result
+  @assign.target + @assign.value   a name bound to an instance: ``target = Callee(...)``,
+                               or a parameter annotated ``target: Type``
   @import                      an import statement, handed to the language's hooks
 tree-sitter gives bytes and 0-based rows; everything leaving this module is 1-based lines.
 """

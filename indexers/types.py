@@ -58,7 +58,7 @@ class Ref:
     chain: list[str]  # callee split on '.'/'::': ["self", "save"], ["os", "path", "join"]
     line: int
     scope: str  # qualname of the innermost enclosing symbol, '' at module level
-    kind: str = "call"  # "call", "inherit", "type", or "assign" (``target = chain(...)``)
+    kind: str = "call"  # "call", "inherit", "type", or "assign" (``target = chain(...)``, ``target: chain``)
     target: str = ""  # for "assign": the name bound ("cart", "self.client")
 
 

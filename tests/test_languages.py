@@ -484,3 +484,35 @@ def test_python_module_level_aliases_are_symbols_tied_to_what_they_name():
     assert ("rel.py:Eq", "type", "rel.py:Equality") in edges
     assert ("rel.py:pprint", "type", "rel.py:pretty_print") in edges
     assert ("use.py:solve", "call", "rel.py:Eq") in edges
+
+
+def test_python_annotated_parameters_and_aliases_type_a_receiver():
+    # def f(cart: Cart): cart.add() calls Cart.add; so does a forward reference "Cart",
+    # Optional[Cart], and a variable bound to an alias's call (e = Eq(); e.as_set()).
+    shop = (
+        "class Cart:\n    def add(self):\n        pass\n\n"
+        "class Bag:\n    def add(self):\n        pass\n\n"
+        "Basket = Cart\n"
+    )
+    use = (
+        "from typing import Optional\n"
+        "from shop import Bag, Basket, Cart\n\n"
+        "def plain(cart: Cart):\n    cart.add()\n\n"
+        "def forward(cart: \"Cart\" = None) -> \"Bag\":\n    cart.add()\n\n"
+        "def maybe(bag: Optional[Bag] = None):\n    bag.add()\n\n"
+        "def through_alias():\n    b = Basket()\n    b.add()\n\n"
+        "def untyped(cart):\n    cart.add()\n\n"
+        "def generic(carts: list[Cart]):\n    carts.add()\n"
+    )
+    files = {p: parse_source(p, "python", src.encode(), src) for p, src in (("shop.py", shop), ("use.py", use))}
+    index = ResolveIndex.build(files)
+    edges = {(e.src, e.kind, e.dst) for e in resolve_file(files["use.py"], index) if e.kind in ("call", "type")}
+    calls = {(src, dst) for src, kind, dst in edges if kind == "call" and dst.endswith(".add")}
+    assert calls == {
+        ("use.py:plain", "shop.py:Cart.add"),
+        ("use.py:forward", "shop.py:Cart.add"),
+        ("use.py:maybe", "shop.py:Bag.add"),
+        ("use.py:through_alias", "shop.py:Cart.add"),
+    }
+    # A forward reference is a type edge like a plain annotation, return type included.
+    assert {("use.py:forward", "type", "shop.py:Cart"), ("use.py:forward", "type", "shop.py:Bag")} <= edges

@@ -277,19 +277,34 @@ def _imports_by_local(pf: ParsedFile, index: ResolveIndex) -> dict[str, list[Imp
     return table
 
 
+def _aliased_class(target: _Target | None, index: ResolveIndex) -> _Target | None:
+    """The class a resolved name stands for: itself, or what an alias (``Eq = Equality``)
+    names, through at most three aliases."""
+    for _ in range(4):
+        if target is None or not target.path or not target.qualname:
+            return None
+        sym = index.get(target.path, target.qualname)
+        if sym is None or sym.kind not in ("class", "alias"):
+            return None
+        if sym.kind == "class":
+            return target
+        owner = index.files.get(target.path)
+        named = next((r for r in owner.refs if r.kind == "type" and r.scope == sym.qualname), None) if owner else None
+        target = _resolve_chain(named.chain, owner, "", index) if named else None
+    return None
+
+
 def _receiver_types(pf: ParsedFile, index: ResolveIndex) -> dict[tuple[str, str], tuple[str, str]]:
     """(scope, bound name) → (path, class qualname) for names bound to a class's
-    instance (``x = Cls(...)`` in a function; ``self.x = Cls(...)`` anywhere in a class,
-    keyed by the class). A name bound to two different classes is left untyped."""
+    instance (``x = Cls(...)`` or a parameter ``x: Cls`` in a function; ``self.x = Cls(...)``
+    anywhere in a class, keyed by the class). A name bound to two different classes is
+    left untyped."""
     found: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for ref in pf.refs:
         if ref.kind != "assign":
             continue
-        target = _resolve_chain(ref.chain, pf, ref.scope, index)
-        if target is None or not target.path or not target.qualname:
-            continue
-        sym = index.get(target.path, target.qualname)
-        if sym is None or sym.kind != "class":
+        target = _aliased_class(_resolve_chain(ref.chain, pf, ref.scope, index), index)
+        if target is None:
             continue
         if ref.target.startswith("self.") and ref.target.count(".") == 1:
             owner = _enclosing_class(pf, ref.scope, index)

@@ -24,8 +24,22 @@
   (#any-of? @_check "isinstance" "issubclass"))
 (decorator (call arguments: (argument_list [(identifier) (attribute)] @reference.type)))
 
-; Bindings to a call's result, for receiver types: cart = Cart(), self.client = Client()
+; Types named in a string (a forward reference): def f(x: "Dataset"), -> "mod.Cart"
+((type (string (string_content) @reference.type)) (#match? @reference.type "^[A-Za-z_][A-Za-z0-9_.]*$"))
+
+; Names bound to an instance, for receiver types: cart = Cart(), self.client = Client(),
+; and annotated parameters: def f(cart: Cart), cart: "Cart" = None, cart: Optional[Cart]
 (assignment left: [(identifier) (attribute)] @assign.target right: (call function: [(identifier) (attribute)] @assign.value))
+([(typed_parameter (identifier) @assign.target type: (type [(identifier) (attribute)] @assign.value))
+  (typed_default_parameter name: (identifier) @assign.target type: (type [(identifier) (attribute)] @assign.value))])
+([(typed_parameter (identifier) @assign.target type: (type (string (string_content) @assign.value)))
+  (typed_default_parameter name: (identifier) @assign.target type: (type (string (string_content) @assign.value)))]
+  (#match? @assign.value "^[A-Za-z_][A-Za-z0-9_.]*$"))
+([(typed_parameter (identifier) @assign.target
+    type: (type (generic_type (identifier) @_optional (type_parameter . (type [(identifier) (attribute)] @assign.value) .))))
+  (typed_default_parameter name: (identifier) @assign.target
+    type: (type (generic_type (identifier) @_optional (type_parameter . (type [(identifier) (attribute)] @assign.value) .))))]
+  (#eq? @_optional "Optional"))
 
 ; Imports
 (import_statement) @import
