@@ -289,9 +289,23 @@ def _aliased_class(target: _Target | None, index: ResolveIndex) -> _Target | Non
         if sym.kind == "class":
             return target
         owner = index.files.get(target.path)
-        named = next((r for r in owner.refs if r.kind == "type" and r.scope == sym.qualname), None) if owner else None
-        target = _resolve_chain(named.chain, owner, "", index) if named else None
+        named = _alias_names(owner, index).get(sym.qualname) if owner else None
+        target = _resolve_chain(named, owner, "", index) if named else None
     return None
+
+
+def _alias_names(pf: ParsedFile, index: ResolveIndex) -> dict[str, list[str]]:
+    """Alias qualname → the chain it names, per file (memoized on the index)."""
+    memo = index.cache.setdefault("python.aliases", {})
+    table = memo.get(pf.path)
+    if table is None:
+        aliases = {s.qualname for s in pf.symbols if s.kind == "alias"}
+        table = {}
+        for ref in pf.refs:
+            if ref.kind == "type" and ref.scope in aliases:
+                table.setdefault(ref.scope, ref.chain)
+        memo[pf.path] = table
+    return table
 
 
 def _receiver_types(pf: ParsedFile, index: ResolveIndex) -> dict[tuple[str, str], tuple[str, str]]:
