@@ -28,7 +28,7 @@ STOPWORDS = frozenset(
 )
 K1, B = 1.2, 0.75
 MAX_DF = 0.25  # a term in more of the documents than this share is not searched for
-ALWAYS_DF = 10  # commit messages: a term in no more than this many is searched all the same
+ALWAYS_DF = 10  # a term in no more documents than this is searched all the same (small repositories, short histories)
 NAME_WEIGHT = 3  # extra term counts for the words of a symbol's own name
 
 
@@ -126,14 +126,16 @@ class TextIndex:
                 self._add_file(repo, pf)
 
     def search(self, query: str, limit: int = 200, max_df: float = MAX_DF) -> list[tuple[str, float, list[str]]]:
-        """(symbol id, BM25 score, matched terms), best first."""
-        scores, matched = _bm25(words(query), self.postings, self.doc_len, self._total_len, max_df)
+        """(symbol id, BM25 score, matched terms), best first. In a small repository a
+        word is searched however common, as long as no more than ``ALWAYS_DF`` symbols hold it."""
+        scores, matched = _bm25(words(query), self.postings, self.doc_len, self._total_len, max_df, ALWAYS_DF)
         best = sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
         return [(sid, score, matched[sid]) for sid, score in best]
 
     def search_files(self, query: str, max_df: float = MAX_DF) -> dict[str, float]:
-        """BM25 of every file that shares a telling term with ``query``, a file taken as one document."""
-        return _bm25(words(query), self.file_postings, self.file_len, self._total_file_len, max_df)[0]
+        """BM25 of every file that shares a telling term with ``query``, a file taken as one
+        document (a term in no more than ``ALWAYS_DF`` files always tells)."""
+        return _bm25(words(query), self.file_postings, self.file_len, self._total_file_len, max_df, ALWAYS_DF)[0]
 
 
 class CommitIndex:

@@ -94,6 +94,32 @@ def test_file_level_text_search_counts_words_spread_over_a_file(tmp_path):
     assert "unrelated" in text.file_postings and "evict" not in {t for t in text.file_terms["a/cache.py"]}
 
 
+def test_in_a_small_repository_a_word_several_symbols_share_is_still_searched(tmp_path):
+    # Seven symbols, three of them about invoices: a share-of-documents cut-off alone
+    # would drop "invoice" as too common, at the symbol and at the file level.
+    files = {
+        "shop/cart.py": "class Cart:\n    def add(self, item):\n        return item\n\n    def total(self):\n        return 0\n",
+        "shop/invoice.py": (
+            "def render_invoice(cart):\n    return cart\n\n"
+            "def email_invoice(invoice):\n    return invoice\n\n"
+            "def void_invoice(invoice):\n    return None\n"
+        ),
+        "shop/tax.py": "def tax_rate(region):\n    return 0.2\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    ws = Workspace(tmp_path)
+    ws.refresh()
+    v = ws.fresh_views()
+    hits = {sid for sid, _, _ in ws.text.search("invoice")}
+    assert hits == {"shop/invoice.py:render_invoice", "shop/invoice.py:email_invoice", "shop/invoice.py:void_invoice"}
+    assert set(ws.text.search_files("invoice")) == {"shop/invoice.py"}
+    ranked = rank(ws, v, "The invoice is sent twice", [])
+    assert ranked[0].sym.path == "shop/invoice.py"
+    assert any(r.startswith("text match: invoice") for r in ranked[0].why)
+
+
 def test_tests_that_echo_the_task_do_not_lift_what_they_all_call(tmp_path):
     # Eight tests repeat the task's words and all call one helper; the library function
     # the task is about must still outrank that helper.
@@ -215,8 +241,11 @@ def test_a_snake_case_name_points_at_the_longer_names_that_contain_it(tmp_path):
     assert not any("name contains" in r for s in in_path.values() for r in s.reasons)
     ranked = [c.sym.id for c in rank(ws, v, task, [])]
     assert ranked.index("alg/add.py:Add._eval_is_zero") < ranked.index("alg/mul.py:Mul._eval_is_zero")
-    off = [c.sym.id for c in rank(ws, v, task, [], replace(SETTINGS, contained_name_seed=0.0))]
-    assert "alg/mul.py:Mul._eval_is_zero" not in off  # nothing else leads there
+    # Without full-text search (which finds "zero" in it too), only this seed leads there.
+    no_text = replace(SETTINGS, text_hits=0, file_text_prior=0.0)
+    assert "alg/mul.py:Mul._eval_is_zero" in [c.sym.id for c in rank(ws, v, task, [], no_text)]
+    off = [c.sym.id for c in rank(ws, v, task, [], replace(no_text, contained_name_seed=0.0))]
+    assert "alg/mul.py:Mul._eval_is_zero" not in off
 
     (tmp_path / "alg/pow.py").write_text("class Pow:\n    def _eval_is_zero(self):\n        return False\n")
     ws.refresh()
