@@ -516,3 +516,43 @@ def test_python_annotated_parameters_and_aliases_type_a_receiver():
     }
     # A forward reference is a type edge like a plain annotation, return type included.
     assert {("use.py:forward", "type", "shop.py:Cart"), ("use.py:forward", "type", "shop.py:Bag")} <= edges
+
+
+def test_python_attributes_typed_from_parameters_and_annotations_type_a_receiver():
+    # self.client = client after client: Client; self.env: Env = None; env: Env in a
+    # class body (dataclass style); a name bound to a class and its subclass is typed as
+    # the class; one bound to two unrelated classes stays untyped.
+    lib = (
+        "class Client:\n    def send(self):\n        pass\n\n"
+        "class Env:\n    def get_doc(self):\n        pass\n\n"
+        "class Log:\n    def send(self):\n        pass\n\n"
+        "class Lang:\n    def stem(self):\n        pass\n\n"
+        "class English(Lang):\n    def stem(self):\n        pass\n"
+    )
+    use = (
+        "from lib import Client, English, Env, Lang, Log\n\n"
+        "class Session:\n"
+        "    def __init__(self, client: Client, log: Log):\n"
+        "        self.client = client\n"
+        "        self.env: Env = None\n"
+        "        self.lang: Lang = English()\n"
+        "        self.either = client\n"
+        "        self.either = log\n\n"
+        "    def run(self):\n        self.client.send()\n        self.env.get_doc()\n        self.lang.stem()\n        self.either.send()\n\n"
+        "class Builder:\n"
+        "    env: \"Env\"\n\n"
+        "    def build(self):\n        self.env.get_doc()\n\n"
+        "class Untyped:\n"
+        "    def __init__(self, client):\n        self.client = client\n\n"
+        "    def run(self):\n        self.client.send()\n"
+    )
+    files = {p: parse_source(p, "python", src.encode(), src) for p, src in (("lib.py", lib), ("use.py", use))}
+    index = ResolveIndex.build(files)
+    calls = {(e.src, e.dst) for e in resolve_file(files["use.py"], index) if e.kind == "call" and e.dst.startswith("lib.py:")}
+    assert calls == {
+        ("use.py:Session.run", "lib.py:Client.send"),
+        ("use.py:Session.run", "lib.py:Env.get_doc"),
+        ("use.py:Session.run", "lib.py:Lang.stem"),
+        ("use.py:Session.__init__", "lib.py:English"),
+        ("use.py:Builder.build", "lib.py:Env.get_doc"),
+    }

@@ -310,27 +310,60 @@ def _alias_names(pf: ParsedFile, index: ResolveIndex) -> dict[str, list[str]]:
 
 def _receiver_types(pf: ParsedFile, index: ResolveIndex) -> dict[tuple[str, str], tuple[str, str]]:
     """(scope, bound name) → (path, class qualname) for names bound to a class's
-    instance (``x = Cls(...)`` or a parameter ``x: Cls`` in a function; ``self.x = Cls(...)``
-    anywhere in a class, keyed by the class). A name bound to two different classes is
-    left untyped."""
+    instance (``x = Cls(...)``, a parameter ``x: Cls`` or ``x: Cls = ...`` in a function;
+    ``self.x = Cls(...)``, ``self.x: Cls``, ``self.x = x`` after one of those, or ``x: Cls``
+    in the class body, keyed by the class). A name bound to a class and to its subclasses
+    (``self.lang: Base = Sub()``) is typed as that class; to two unrelated ones, not at all."""
     found: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    copies = []  # self.x = x: typed once the names of its function are
     for ref in pf.refs:
         if ref.kind != "assign":
             continue
+        self_attr = ref.target.startswith("self.") and ref.target.count(".") == 1
+        if self_attr and len(ref.chain) == 1:
+            copies.append(ref)
+            continue
         target = _aliased_class(_resolve_chain(ref.chain, pf, ref.scope, index), index)
-        if target is None:
-            continue
-        if ref.target.startswith("self.") and ref.target.count(".") == 1:
-            owner = _enclosing_class(pf, ref.scope, index)
-            if owner is None:
-                continue
-            key = (owner, ref.target)
-        elif is_identifier(ref.target):
-            key = (ref.scope, ref.target)
-        else:
-            continue
-        found.setdefault(key, set()).add((target.path, target.qualname))
-    return {key: next(iter(types)) for key, types in found.items() if len(types) == 1}
+        if target is not None:
+            for key in _bound_keys(ref, self_attr, pf, index):
+                found.setdefault(key, set()).add((target.path, target.qualname))
+    for ref in copies:
+        types = found.get((ref.scope, ref.chain[0]))
+        if types is None:
+            target = _aliased_class(_resolve_chain(ref.chain, pf, ref.scope, index), index)
+            types = {(target.path, target.qualname)} if target is not None else None
+        for key in _bound_keys(ref, True, pf, index) if types else ():
+            found.setdefault(key, set()).update(types)
+    bases = _bases(index)
+    typed = {}
+    for key, types in found.items():
+        common = types if len(types) == 1 else [t for t in types if all(o == t or t in _ancestors(o, bases) for o in types)]
+        if common:
+            typed[key] = next(iter(common))
+    return typed
+
+
+def _ancestors(cls: tuple[str, str], bases, depth: int = 6) -> set[tuple[str, str]]:
+    seen: set[tuple[str, str]] = set()
+    frontier = [cls]
+    for _ in range(depth):
+        frontier = [b for c in frontier for b in bases(*c) if b not in seen]
+        seen.update(frontier)
+    return seen
+
+
+def _bound_keys(ref, self_attr: bool, pf: ParsedFile, index: ResolveIndex) -> list[tuple[str, str]]:
+    """Where an assignment binds its name: (class, "self.x") for an attribute of the
+    instance (also ``x: Cls`` in a class body), (scope, name) for a local name."""
+    if self_attr:
+        owner = _enclosing_class(pf, ref.scope, index)
+        return [(owner, ref.target)] if owner is not None else []
+    if not is_identifier(ref.target):
+        return []
+    keys = [(ref.scope, ref.target)]
+    if ref.scope and getattr(index.get(pf.path, ref.scope), "kind", "") == "class":
+        keys.append((ref.scope, f"self.{ref.target}"))
+    return keys
 
 
 def _typed_receiver(chain, scope, receivers, pf, index) -> tuple[str, str] | None:

@@ -40,6 +40,15 @@
   (typed_default_parameter name: (identifier) @assign.target
     type: (type (generic_type (identifier) @_optional (type_parameter . (type [(identifier) (attribute)] @assign.value) .))))]
   (#eq? @_optional "Optional"))
+; self.client = client (a name typed in the same function), and annotated assignments:
+; self.env: Env = None in a method, env: Env or env: "Env" in a class body
+(assignment left: (attribute) @assign.target right: (identifier) @assign.value)
+(assignment left: [(identifier) (attribute)] @assign.target type: (type [(identifier) (attribute)] @assign.value))
+((assignment left: [(identifier) (attribute)] @assign.target type: (type (string (string_content) @assign.value)))
+  (#match? @assign.value "^[A-Za-z_][A-Za-z0-9_.]*$"))
+((assignment left: [(identifier) (attribute)] @assign.target
+    type: (type (generic_type (identifier) @_optional (type_parameter . (type [(identifier) (attribute)] @assign.value) .))))
+  (#eq? @_optional "Optional"))
 
 ; Imports
 (import_statement) @import
