@@ -44,6 +44,7 @@ from indexers.providers import (
     ProviderUnavailable,
     RateLimited,
 )
+from indexers.scan import source_lines
 from indexers.tokens import count_tokens
 from indexers.types import SemanticEdge, Symbol, split_symbol_id
 
@@ -630,7 +631,7 @@ def enrich(
     unreadable: dict[str, str] = {}
     for path in sorted({s.path for s in by_id.values()}):
         try:
-            lines_of[path] = read_text(path).splitlines()
+            lines_of[path] = source_lines(read_text(path))
         except (OSError, UnicodeDecodeError) as exc:
             unreadable[path] = f"{type(exc).__name__}: {exc}"
     for path, why in unreadable.items():

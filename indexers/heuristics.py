@@ -48,6 +48,7 @@ from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
 
+from indexers.scan import source_lines
 from indexers.types import SemanticEdge, Symbol, split_symbol_id, symbol_id
 from indexers.volatility import CommitFiles, CommitHunks, read_commit_hunks
 
@@ -282,7 +283,7 @@ def _changed_symbols(
         text = _safe_read(read_text, path)
         if text is None:
             continue
-        lines = text.splitlines()
+        lines = source_lines(text)
         holder = anchors.innermost(path, len(lines))
         seen: Counter[str] = Counter(line.strip() for line in lines)
         locate[path] = {
@@ -416,7 +417,7 @@ def _scan_file(
     items: dict[str, _Item] = {}
     imported: set[str] = set()
     file_node = symbol_id(path, "")
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(source_lines(text), start=1):
         if len(line) > MAX_LINE or _COMMENT_LINE.match(line):
             continue
         if _IMPORT_LINE.match(line):

@@ -137,3 +137,13 @@ def decode_source(data: bytes) -> tuple[str | None, str]:
         return data.decode("utf-8-sig"), ""
     except UnicodeDecodeError as exc:
         return None, f"undecodable (not UTF-8 at byte {exc.start})"
+
+
+def source_lines(text: str) -> list[str]:
+    """A file's lines as tree-sitter numbers them: split at "\\n" only (``str.splitlines``
+    also splits at form feeds, \\x1c-\\x1e, \\x85 and \\u2028, and would shift every line
+    after one), each without its "\\r"."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]

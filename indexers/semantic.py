@@ -77,7 +77,7 @@ def derive(
     symbols = indexer.all_symbols()
 
     def read_text(path: str) -> str:
-        return (repo / path).read_text(encoding="utf-8-sig", errors="replace")
+        return (repo / path).read_bytes().decode("utf-8-sig", errors="replace")  # newlines as they are, as parsed
 
     def file_hash(path: str) -> str | None:
         pf = indexer.files.get(path)

@@ -45,6 +45,7 @@ from typing import NamedTuple, Protocol, runtime_checkable
 import numpy as np
 
 from indexers.errors import CtxfoldError
+from indexers.scan import source_lines
 from indexers.types import Symbol
 from indexers.volatility import VolatilityReport
 
@@ -469,7 +470,7 @@ def update_vectors(
         if path not in file_lines:
             file_lines.clear()  # todo is grouped by file: one file at a time
             try:
-                file_lines[path] = read_text(path).splitlines()
+                file_lines[path] = source_lines(read_text(path))
             except (OSError, UnicodeDecodeError) as exc:
                 log.debug("vectors: %s not read (%s)", path, exc)
                 file_lines[path] = None

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from indexers.languages import comment_prefix, language_for_path
 from indexers.parse import parse_source
-from indexers.scan import decode_source
+from indexers.scan import decode_source, source_lines
 from indexers.tokens import count_tokens
 from indexers.types import Symbol
 
@@ -118,7 +118,7 @@ def fold_file(ws: Workspace, path: str, focus=None, budget: int | None = None, e
     text, reason = decode_source(data)
     if text is None:
         raise CtxfoldError(f"cannot fold {rel}: {reason}; it is not a text source file")
-    src_lines = text.splitlines()
+    src_lines = source_lines(text)
     language = language_for_path(rel)
     notes: list[str] = []
     source_tokens = count_tokens(text, encoding)

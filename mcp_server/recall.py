@@ -19,6 +19,7 @@ from typing import Callable
 
 from indexers.history import referenced_numbers
 from indexers.languages import LANGUAGES
+from indexers.scan import source_lines
 from indexers.tokens import count_tokens
 from indexers.types import Symbol
 
@@ -327,7 +328,7 @@ class _Source:
     def lines(self, path: str) -> list[str]:
         if path not in self.cache:
             try:
-                self.cache[path] = (self.repo / path).read_text(encoding="utf-8-sig", errors="replace").splitlines()
+                self.cache[path] = source_lines((self.repo / path).read_bytes().decode("utf-8-sig", errors="replace"))
             except OSError:
                 self.cache[path] = []
         return self.cache[path]

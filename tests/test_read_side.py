@@ -118,6 +118,28 @@ def test_fold_keeps_relevant_bodies_verbatim_and_folds_the_rest(workspace, pysho
     assert "22\t    def total(self, code=None):" in r.text
 
 
+def test_fold_and_recall_number_lines_as_the_parser_does(workspace, pyshop):
+    # A form feed on a line of its own (PEP 8 allows one) and a \u2028 inside a string
+    # break no line for the parser; CRLF ends each line. Every shown line keeps its number.
+    src = (
+        "def first(a):\n    x = a\n    y = x\n    z = y\n    w = z\n    v = w\n    return v\n"
+        "\x0c\n"
+        "def second(b):\n    s = 'a\u2028b'\n    t = b\n    u = t\n    q = u\n    r = q\n    return r\n"
+    ).replace("\n", "\r\n")
+    (pyshop / "ff.py").write_bytes(src.encode())
+    source = src.split("\r\n")
+    folded = fold_file(workspace, "ff.py", focus="second")
+    shown = [line.partition("\t") for line in folded.text.split("\n")[1:]]
+    numbered = [(int(n), rest) for n, _, rest in shown if n.isdigit()]
+    assert (9, "def second(b):") in numbered and (15, "    return r") in numbered
+    assert all(rest == source[n - 1] for n, rest in numbered)
+    workspace.refresh()
+    result = recall(workspace, "second returns r", budget=400)
+    item = next(i for i in result.items if i.symbol == "second")
+    assert (item.start_line, item.end_line) == (9, 15)
+    assert "    return r" in result.text and "'a\u2028b'" in result.text
+
+
 def test_fold_with_a_budget_fits_and_without_focus_outlines(workspace, pyshop):
     source = (pyshop / "shop/payment.py").read_text().splitlines()
     outline = fold_file(workspace, "shop/payment.py")
