@@ -35,7 +35,11 @@ class FoldResult:
     notes: list[str]
 
 
-def _parse_focus(focus, syms: list[Symbol]) -> tuple[set[int], set[str], str, list[str]]:
+# A definition the index does not hold as a symbol (a function nested in a function).
+_DEF_LINE = r"^\s*(?:(?:export|pub|async|static|public|private|protected)\s+)*(?:def|class|function|fn|func|struct|enum|trait|interface|type)\s+{}\b"
+
+
+def _parse_focus(focus, syms: list[Symbol], src_lines: list[str]) -> tuple[set[int], set[str], str, list[str]]:
     """Focus items → (relevant lines, relevant symbol ids, task text, notes)."""
     items = [focus] if isinstance(focus, str) else list(focus or [])
     lines: set[int] = set()
@@ -53,8 +57,12 @@ def _parse_focus(focus, syms: list[Symbol]) -> tuple[set[int], set[str], str, li
                 lines.update(range(min(a, b), max(a, b) + 1))
                 continue
             named = [s for s in syms if item in (s.name, s.qualname) or s.qualname.endswith("." + item)]
+            defined = re.compile(_DEF_LINE.format(re.escape(item))) if re.fullmatch(r"\w+", item) else None
+            at = [n for n, line in enumerate(src_lines, 1) if defined.match(line)] if defined and not named else []
             if named:
                 ids.update(s.id for s in named)
+            elif at:  # nested: its lines make the symbol around it relevant
+                lines.update(at)
             elif re.fullmatch(r"[\w.:]+", item):
                 notes.append(f"focus symbol {item!r} is not in this file; folded by the rest of the focus")
             else:
@@ -67,7 +75,7 @@ def _looks_like_ranges(raw: str) -> bool:
 
 
 def _relevance(sym: Symbol, src_lines: list[str], lines: set[int], ids: set[str], task_words: set[str]) -> float:
-    if sym.id in ids:
+    if sym.id in ids or any(sym.id.startswith(i + ".") for i in ids):  # focus on a class keeps its methods
         return 10.0
     if lines and any(sym.start_line <= n <= sym.end_line for n in lines):
         return 9.0
@@ -127,7 +135,7 @@ def fold_file(ws: Workspace, path: str, focus=None, budget: int | None = None, e
         return _head_tail(rel, src_lines, budget, source_tokens, encoding)
 
     syms = parse_source(rel, language, data, text).symbols
-    lines, ids, task, focus_notes = _parse_focus(focus, syms)
+    lines, ids, task, focus_notes = _parse_focus(focus, syms, src_lines)
     notes += focus_notes
     task_words = set(words(task))
     has_focus = bool(lines or ids or task_words)

@@ -155,6 +155,20 @@ def test_fold_line_ranges_and_unknown_symbols(workspace):
     assert "focus symbol 'no_such_fn' is not in this file" in r.text
 
 
+def test_fold_focus_on_a_class_keeps_its_methods_and_a_nested_function_is_found(workspace, pyshop):
+    r = fold_file(workspace, "shop/cart.py", focus="Cart")
+    assert "26\t            amount = apply_discount(amount, code)" in r.text  # Cart.total
+    assert "32\t            inventory.reserve(stock, sku, count)" in r.text  # Cart.checkout
+    assert "folded L12-L13" in r.text  # BaseCart.add (after its docstring) is not in focus
+    (pyshop / "nested.py").write_text(
+        "def outer(x):\n    def inner_target(y):\n        return y * 2\n\n    return inner_target(x)\n\n\n"
+        "def other(z):\n    a = z\n    b = a\n    c = b\n    return c\n"
+    )
+    nested = fold_file(workspace, "nested.py", focus="inner_target")
+    assert "not in this file" not in nested.text
+    assert "3\t        return y * 2" in nested.text and "folded L9-L12" in nested.text
+
+
 def test_fold_refuses_paths_outside_missing_files_and_binaries(workspace, pyshop):
     with pytest.raises(CtxfoldError, match="path outside the repository"):
         fold_file(workspace, "../../etc/passwd")
