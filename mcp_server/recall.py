@@ -24,7 +24,7 @@ from indexers.tokens import count_tokens
 from indexers.types import Symbol
 
 from .errors import CtxfoldError
-from .seeds import SeedSet, collect_seeds, drop_links, search_text, strip_boilerplate
+from .seeds import SeedSet, collect_seeds, drop_links, search_text, strip_boilerplate, unknown_focus
 from .settings import SETTINGS, RecallSettings
 from .textindex import CommitIndex
 from .workspace import Views, Workspace
@@ -480,6 +480,12 @@ def recall(
 
     left_out = [c for c in pool if c.sym.id not in chosen and not _covered(chosen, c.sym)]
     freshness = ws.freshness_note or f"index fresh (generation {ws.indexer.generation})"
+    notes = []
+    unknown = unknown_focus(v, focus)
+    if unknown:
+        notes.append(f"focus not found, left out: {', '.join(unknown)} (search_symbols finds names; paths are relative to the repository)")
+    if not candidates and not fact_lines:
+        notes.append("nothing in the index matches this task: name a function, class, file or error message, or check `ctxfold status`")
 
     def build(planned_items, n_omitted) -> str:
         omitted_lines = [
@@ -487,6 +493,9 @@ def recall(
             for c in left_out[:n_omitted]
         ]
         header = f"# ctxfold recall — {{tokens}} of {budget} tokens ({enc}); {freshness}"
+        header += "".join(f"\n# note: {note}" for note in notes)
+        if 0 < n_omitted < len(left_out):
+            omitted_lines.append(f"- … and {len(left_out) - n_omitted} more, ranked lower")
         blocks = [(c.sym.path, c.sym.start_line, block) for c, _, block, _ in planned_items]
         return _render(header, fact_lines, blocks, omitted_lines)
 

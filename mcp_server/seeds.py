@@ -168,6 +168,30 @@ def search_text(task: str, title_repeat: int, span_repeat: int) -> str:
     return "\n".join([task, *[title] * title_repeat, *spans * span_repeat])
 
 
+def focus_seeds(v: Views, item: str) -> list[tuple[str, float, str]]:
+    """What one focus item (a symbol id, a file, a name) points at: (symbol id, weight,
+    reason); [] when it names nothing in the index."""
+    item = item.strip()
+    if not item:
+        return []
+    if item in v.symbols:
+        return [(item, 3.0, "in focus")]
+    paths, _ = _match_path(v, item)  # the agent's own focus: trusted as given
+    if paths:
+        return [(sym.id, 1.0, f"in a focus file ({path})") for path in paths for sym in v.by_path.get(path, [])]
+    leaf = re.split(r"\.|::|:", item)[-1]
+    return [
+        (sym.id, 3.0, "in focus")
+        for sym in v.by_name.get(leaf.lower(), [])
+        if sym.qualname == item or sym.name == item or sym.qualname.endswith("." + item)
+    ]
+
+
+def unknown_focus(v: Views, focus: list[str]) -> list[str]:
+    """The focus items that name no file and no symbol of the index."""
+    return [item for item in focus if item.strip() and not focus_seeds(v, item) and not _match_path(v, item.strip())[0]]
+
+
 def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[str, float, list[str]]],
                   contained: float = 0.0, changed_for: dict[str, list[str]] | None = None,
                   drop_link_words: bool = True) -> SeedSet:
@@ -251,22 +275,8 @@ def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[s
 
     # Focus: what the agent is working on.
     for item in focus or []:
-        item = item.strip()
-        if not item:
-            continue
-        if item in v.symbols:
-            seeds.add(item, 3.0, "in focus")
-            continue
-        paths, _ = _match_path(v, item)  # the agent's own focus: trusted as given
-        if paths:
-            for path in paths:
-                for sym in v.by_path.get(path, []):
-                    seeds.add(sym.id, 1.0, f"in a focus file ({path})")
-            continue
-        leaf = re.split(r"\.|::|:", item)[-1]
-        for sym in v.by_name.get(leaf.lower(), []):
-            if sym.qualname == item or sym.name == item or sym.qualname.endswith("." + item):
-                seeds.add(sym.id, 3.0, "in focus")
+        for sid, weight, reason in focus_seeds(v, item):
+            seeds.add(sid, weight, reason)
 
     # Full-text hits over bodies: scaled to the best hit.
     if text_hits:

@@ -109,6 +109,16 @@ def _unfolded_lines_match_source(text: str, source_lines: list[str]) -> int:
     return checked
 
 
+def test_recall_says_which_focus_it_could_not_find_and_when_nothing_matches(workspace):
+    r = recall(workspace, "checkout charges the wrong total", budget=600, focus=["NoSuchThing", "shop/nope.py", "shop/cart.py"])
+    note = next(line for line in r.text.splitlines() if line.startswith("# note: focus not found"))
+    assert "NoSuchThing" in note and "shop/nope.py" in note and "shop/cart.py" not in note
+    assert r.items and r.tokens <= 600
+    assert "more, ranked lower" in r.text  # the manifest says how much it does not list
+    nothing = recall(workspace, "zzqq xxyy", budget=300)
+    assert not nothing.items and "nothing in the index matches this task" in nothing.text
+
+
 def test_fold_keeps_relevant_bodies_verbatim_and_folds_the_rest(workspace, pyshop):
     source = (pyshop / "shop/cart.py").read_text().splitlines()
     r = fold_file(workspace, "shop/cart.py", focus="checkout")
