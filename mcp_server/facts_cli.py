@@ -97,8 +97,8 @@ def _runner(handler, open_store: OpenStore) -> Callable[[argparse.Namespace], in
         try:
             return handler(open_store(args), args)
         except (FactError, FactStorageError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+            print(f"ctxfold: error: {exc}", file=sys.stderr)
+            return 2  # as for every other error of the command line
 
     return run
 

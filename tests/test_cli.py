@@ -40,3 +40,19 @@ def test_a_missing_repository_is_a_clear_error(tmp_path, capsys):
 def test_a_miss_exits_1_and_suggests(pyshop, capsys):
     assert main(["search", "zzqqxx", "--repo", str(pyshop)]) == 1
     assert "No symbol matches" in capsys.readouterr().out
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(pyshop):
+    # `ctxfold fold … | head -1`: the pipe closes before the output is written.
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mcp_server.cli", "fold", "shop/cart.py", "--repo", str(pyshop)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "Exception ignored" not in err

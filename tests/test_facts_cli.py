@@ -68,10 +68,10 @@ def test_forget_and_restore(run):
 
 def test_errors_go_to_stderr_with_the_next_step(run):
     code, out, err = run("facts", "forget", "f-deadbeef", "--reason", "x")
-    assert (code, out) == (1, "")
+    assert (code, out) == (2, "")
     assert "f-deadbeef" in err and "ctxfold facts list" in err
     code, _, err = run("facts", "add", "x", "-t", "todo", "--confidence", "3")
-    assert code == 1 and "outside [0, 1]" in err
+    assert code == 2 and "outside [0, 1]" in err
 
 
 def test_export_then_import_into_another_store(run, tmp_path, capsys):
@@ -93,4 +93,4 @@ def test_export_then_import_into_another_store(run, tmp_path, capsys):
     code, out, err = run("--store", other, "facts", "import", str(target))
     assert code == 1 and "line 3: skipped, not JSON" in err
     code, _, err = run("facts", "import", str(tmp_path / "missing.jsonl"))
-    assert code == 1 and "missing.jsonl" in err
+    assert code == 2 and "missing.jsonl" in err
