@@ -1,4 +1,10 @@
-"""search_symbols: exact name, qualified name, prefix, full-text, then fuzzy."""
+"""search_symbols: exact name, qualified name, prefix, full-text, then fuzzy.
+
+Paging: every call gathers the same hit list for a query (tiers in a fixed order, each
+tier in a stable order, full-text reads at most FULLTEXT_CAP rows whatever the page) and
+returns the slice [offset:offset+limit], so pages never overlap, together cover every
+hit once, and report the same total.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,10 @@ from .errors import CtxfoldError
 from .workspace import Views, Workspace
 
 MAX_LIMIT = 200
+# Full-text rows read per query, the same for every page, so the hit list (and its
+# total) does not depend on offset or limit. Past it, the total is a lower bound.
+FULLTEXT_CAP = 1000
+FUZZY_BELOW = 20  # fewer hits than this from the other tiers: add near spellings of the name
 
 
 @dataclass
@@ -32,16 +42,29 @@ class Hit:
 @dataclass
 class SearchResult:
     query: str
-    hits: list[Hit]
-    total: int
+    hits: list[Hit]  # this page
+    total: int  # hits on all pages; a lower bound when total_exact is False
     offset: int
     suggestions: list[str]
+    total_exact: bool = True  # False: full-text search matched more than FULLTEXT_CAP rows
+
+    @property
+    def next_offset(self) -> int | None:
+        """The offset of the next page, or None on the last one."""
+        end = self.offset + len(self.hits)
+        return end if self.hits and end < self.total else None
+
+    def _count(self) -> str:
+        n = f"{self.total}" if self.total_exact else f"at least {self.total}"
+        return f"{n} match{'es' if self.total != 1 else ''}"
 
     def to_json(self) -> dict:
         return {
             "query": self.query,
             "total": self.total,
+            "total_exact": self.total_exact,
             "offset": self.offset,
+            "next_offset": self.next_offset,
             "hits": [asdict(h) | {"location": h.location} for h in self.hits],
             "suggestions": self.suggestions,
         }
@@ -49,14 +72,25 @@ class SearchResult:
     def render(self) -> str:
         if not self.hits:
             if self.total:
-                return f"No more matches for {self.query!r}: {self.total} in all, offset {self.offset} is past the end."
+                if self.total_exact:
+                    return f"No more matches for {self.query!r}: {self.total} in all, offset {self.offset} is past the end."
+                return (
+                    f"No more matches for {self.query!r} that can be paged: {self.total} shown in all, offset "
+                    f"{self.offset} is past the end. Full-text search is capped and more match: narrow the "
+                    "query, or give kind or path, to page through them."
+                )
             tip = f" Did you mean: {', '.join(self.suggestions)}?" if self.suggestions else ""
             return f"No symbol matches {self.query!r}.{tip} Try a shorter prefix or words from the symbol's name."
-        lines = [f"{self.total} matches for {self.query!r} (showing {self.offset + 1}-{self.offset + len(self.hits)}):"]
+        lines = [f"{self._count()} for {self.query!r} (showing {self.offset + 1}-{self.offset + len(self.hits)}):"]
         for h in self.hits:
             lines.append(f"{h.symbol}  [{h.kind}]  {h.location}  ({h.match})\n    {h.signature}")
-        if self.offset + len(self.hits) < self.total:
-            lines.append(f"... more: call again with offset={self.offset + len(self.hits)}")
+        if self.next_offset is not None:
+            lines.append(f"... more: call again with offset={self.next_offset}")
+        elif not self.total_exact:
+            lines.append(
+                "... more matches exist past the full-text search cap: "
+                "narrow the query, or give kind or path, to page through them."
+            )
         return "\n".join(lines)
 
 
@@ -64,23 +98,52 @@ def _hit(sym: Symbol, match: str) -> Hit:
     return Hit(sym.qualname, sym.kind, sym.path, sym.start_line, sym.end_line, sym.signature, match)
 
 
-def _fulltext(ws: Workspace, query: str, limit: int) -> list[str]:
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _fulltext_filter(kind: str | None, prefix_path: str) -> str:
+    """The kind and path filters as a LanceDB prefilter, so that the cap counts only rows
+    that can be hits. (Hits are filtered again in Python: this only narrows the read.)"""
+    clauses = []
+    if kind:  # one of SYMBOL_KINDS, checked by the caller
+        clauses.append(f"kind = {_sql_str(kind)}")
+    if prefix_path:
+        clauses.append(f"(path = {_sql_str(prefix_path)} OR starts_with(path, {_sql_str(prefix_path + '/')}))")
+    return " AND ".join(clauses)
+
+
+def _fulltext(ws: Workspace, query: str, cap: int, where: str = "") -> tuple[list[str], bool]:
     """Symbol ids from the LanceDB full-text index over identifier-split names,
-    signatures and docstrings, at the committed version."""
+    signatures and docstrings, at the committed version: at most ``cap`` of them, best
+    first (score, then id: a stable order), and whether more rows matched than that."""
     words = split_identifier_words(query)
     if not words:
-        return []
+        return [], False
     store = ws.indexer.store
     manifest = store.manifest()
     if not manifest:
-        return []
+        return [], False
     tbl = store.db.open_table("symbols")
     tbl.checkout(manifest["versions"]["symbols"])
+
+    def read(where: str) -> list[dict]:
+        search = tbl.search(words, query_type="fts")
+        if where:
+            search = search.where(where, prefilter=True)
+        return search.select(["id", "_score"]).limit(cap + 1).to_list()
+
     try:
-        rows = tbl.search(words, query_type="fts").select(["id", "_score"]).limit(limit).to_list()
+        try:
+            rows = read(where)
+        except Exception:  # a filter this LanceDB cannot push down: read unfiltered
+            if not where:
+                raise
+            rows = read("")
     except Exception:  # no full-text index yet (an empty repository)
-        return []
-    return [r["id"] for r in rows]
+        return [], False
+    rows.sort(key=lambda r: (-r["_score"], r["id"]))
+    return [r["id"] for r in rows[:cap]], len(rows) > cap
 
 
 def search_symbols(
@@ -101,11 +164,15 @@ def search_symbols(
     def keep(sym: Symbol) -> bool:
         return (not kind or sym.kind == kind) and (not prefix_path or sym.path == prefix_path or sym.path.startswith(prefix_path + "/"))
 
+    # The whole hit list, the same whatever offset and limit are: tiers in a fixed
+    # order, each in a stable order, then one slice of it is the page.
     seen: set[str] = set()
     hits: list[Hit] = []
 
-    def add(syms, match: str) -> None:
-        for sym in sorted(syms, key=lambda s: (s.path, s.start_line)):
+    def add(syms, match: str, ordered: bool = False) -> None:
+        """Add a tier: in source order (path, line, id) unless it comes ``ordered``."""
+        syms = list(syms) if ordered else sorted(syms, key=lambda s: (s.path, s.start_line, s.id))
+        for sym in syms:
             if sym.id not in seen and keep(sym):
                 seen.add(sym.id)
                 hits.append(_hit(sym, match))
@@ -119,15 +186,16 @@ def search_symbols(
         add([v.symbols[qual]] if qual in v.symbols else [], "qualified")
     add([s for s in v.by_name.get(leaf, []) if s.qualname.lower() == q or s.qualname.lower().endswith("." + q)], "qualified")
     add([s for name, syms in v.by_name.items() if name.startswith(q) and name != q for s in syms], "prefix")
-    needed = offset + limit
-    if len(hits) < needed:
-        ids = _fulltext(ws, query, needed * 3)
-        add([v.symbols[i] for i in ids if i in v.symbols], "fulltext")
-    suggestions: list[str] = []
-    if len(hits) < needed:
+    ids, capped = _fulltext(ws, query, FULLTEXT_CAP, _fulltext_filter(kind, prefix_path))
+    add([v.symbols[i] for i in ids if i in v.symbols], "fulltext", ordered=True)  # best score first
+    # Near spellings only when the other tiers found few (a fixed number, so the hit list
+    # stays the same on every page; difflib over every name costs ~0.1 s in a big repository)
+    # and never past a capped full-text list, where they would land at an arbitrary place.
+    if not capped and len(hits) < FUZZY_BELOW:
         close = difflib.get_close_matches(q, list(v.by_name), n=8, cutoff=0.75)
         add([s for name in close for s in v.by_name[name]], "fuzzy")
+    suggestions: list[str] = []
     if not hits:
         close = difflib.get_close_matches(leaf, list(v.by_name), n=5, cutoff=0.5)
         suggestions = sorted({v.by_name[n][0].qualname for n in close})
-    return SearchResult(query, hits[offset : offset + limit], len(hits), offset, suggestions)
+    return SearchResult(query, hits[offset : offset + limit], len(hits), offset, suggestions, total_exact=not capped)
