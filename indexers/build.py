@@ -136,12 +136,15 @@ def _dependents_by_import(changed: set[str], files: dict[str, ParsedFile]) -> se
 class Indexer:
     """The index of one repository, in memory, kept in step with its store."""
 
-    def __init__(self, repo: Path, store_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES):
+    def __init__(self, repo: Path, store_dir: Path, max_bytes: int | None = None):
+        """``max_bytes``: the size above which files are skipped; None keeps the limit the
+        index was last built with (1 MB for a new one)."""
         self.repo = Path(repo).resolve()
         if not self.repo.is_dir():
             raise FileNotFoundError(f"no such repository directory: {self.repo}")
         self.store = CodeStore(store_dir)
-        self.max_bytes = max_bytes
+        self._max_bytes = max_bytes
+        self._built_max_bytes: int | None = None  # the limit the loaded index was built with
         self.files: dict[str, ParsedFile] = {}
         self.records: dict[str, FileRecord] = {}
         self.edges: dict[str, list[Edge]] = {}  # by source file
@@ -186,12 +189,22 @@ class Indexer:
             self.edges.setdefault(row["src_path"], []).append(edge_from_row(row))
         self.skipped = [Skipped(p, r) for p, r in manifest.get("skipped", [])]
         self.dirs = manifest.get("dirs", {})
+        self._built_max_bytes = manifest.get("max_bytes")
         self._resolve_index = self._ref_names = self._edges_into = None
         self.last_change = None
         self.generation = manifest.get("generation", 0)
         self.committed_at = manifest.get("committed_at", 0.0)
         self._manifest_mtime = self.store.manifest_mtime()
         return bool(manifest)
+
+    @property
+    def max_bytes(self) -> int:
+        return self._max_bytes or self._built_max_bytes or DEFAULT_MAX_BYTES
+
+    def _limit_changed(self) -> bool:
+        """Asked for another size limit than the index was built with: every file is
+        weighed again (a quick scan would keep what the old limit let in)."""
+        return self.max_bytes != (self._built_max_bytes or DEFAULT_MAX_BYTES)
 
     def reload_if_changed(self) -> bool:
         """Pick up a commit made by another process."""
@@ -232,7 +245,7 @@ class Indexer:
     def _quick_scan(self) -> ScanResult | None:
         """When no directory changed, no file was added or removed: stat the known files
         instead of walking the tree. None when a full scan is needed."""
-        if not self.generation or not self.dirs or not self._dirs_unchanged():
+        if not self.generation or not self.dirs or self._limit_changed() or not self._dirs_unchanged():
             return None
         result = ScanResult(skipped=list(self.skipped), dirs=dict(self.dirs))
         stat = os.stat
@@ -364,7 +377,7 @@ class Indexer:
         stats.symbols = sum(len(pf.symbols) for pf in self.files.values())
         stats.edges = sum(len(v) for v in self.edges.values())
 
-        if not (changed or touched_meta or to_resolve) and self.generation and result.dirs == self.dirs:
+        if not (changed or touched_meta or to_resolve) and self.generation and result.dirs == self.dirs and not self._limit_changed():
             return
         file_keys = sorted(changed | set(touched_meta))
         # Generators: rows are made slice by slice as the store appends them.
@@ -379,6 +392,7 @@ class Indexer:
                 "repo": str(self.repo),
                 "skipped": [[s.path, s.reason] for s in skipped],
                 "dirs": result.dirs,
+                "max_bytes": self.max_bytes,
             },
             {
                 "files": ("path", file_keys, file_rows),
@@ -389,6 +403,7 @@ class Indexer:
         )
         self.skipped = skipped
         self.dirs = result.dirs
+        self._built_max_bytes = self.max_bytes
         self.last_change = (self.generation, manifest["generation"], set(changed), set(to_resolve))
         self.generation = manifest["generation"]
         self.committed_at = manifest["committed_at"]
@@ -439,7 +454,7 @@ class Indexer:
         return [e for edges in self.edges.values() for e in edges]
 
 
-def build_index(repo_root: Path, store: Path | None = None, progress: Progress | None = None, rebuild: bool = False, max_bytes: int = DEFAULT_MAX_BYTES) -> UpdateStats:
+def build_index(repo_root: Path, store: Path | None = None, progress: Progress | None = None, rebuild: bool = False, max_bytes: int | None = None) -> UpdateStats:
     """Index ``repo_root`` (incrementally when an index exists) and commit it."""
     from .paths import store_dir_for
 

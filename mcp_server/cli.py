@@ -47,7 +47,7 @@ def _workspace(args):
 
     from .workspace import Workspace
 
-    return Workspace(repo_root(args.repo), args.store, max_bytes=getattr(args, "max_bytes", DEFAULT_MAX_BYTES))
+    return Workspace(repo_root(args.repo), args.store, max_bytes=getattr(args, "max_bytes", None))
 
 
 def _refreshed(args):
@@ -152,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", parents=[common], help="index a repository (incremental)")
     p.add_argument("path", nargs="?", help="repository root (default: --repo or the current directory)")
     p.add_argument("--rebuild", action="store_true", help="drop the code index and build it anew (facts are kept)")
-    p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="skip files larger than this (default 1 MB)")
+    p.add_argument("--max-bytes", type=int, default=None,
+                   help=f"skip files larger than this; kept with the index (default: its last limit, else {DEFAULT_MAX_BYTES:,})")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("status", parents=[common], help="what the index holds, and how fresh it is")

@@ -18,7 +18,6 @@ from indexers.build import Indexer, Progress, UpdateStats
 from indexers.graph import add_code_edges, add_semantic_edges, build_graph
 from indexers.history import History, load_history, own_names
 from indexers.paths import store_dir_for
-from indexers.scan import DEFAULT_MAX_BYTES
 from indexers.store import StoreBusy
 from indexers.types import Symbol
 
@@ -46,7 +45,7 @@ class Views:
 
 
 class Workspace:
-    def __init__(self, repo: Path | str, store: Path | str | None = None, max_bytes: int = DEFAULT_MAX_BYTES):
+    def __init__(self, repo: Path | str, store: Path | str | None = None, max_bytes: int | None = None):
         repo = Path(repo).resolve()
         if not repo.exists():
             raise CtxfoldError(f"no such repository: {repo}; pass --repo PATH to an existing directory")

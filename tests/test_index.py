@@ -111,6 +111,21 @@ def test_binary_huge_undecodable_and_outside_symlinks_are_skipped_with_reasons(p
     assert not {"blob.py", "latin.py", "huge.py", "link.py"} & set(ix.files)
 
 
+def test_a_new_size_limit_weighs_every_file_again_and_stays_with_the_index(pyshop):
+    (pyshop / "big.py").write_text("def big():\n    return 1\n" + "# padding\n" * 300)  # ~3 KB
+    ix, _ = index(pyshop)
+    assert "big.py" in ix.files
+    lowered = Indexer(pyshop, store_dir_for(pyshop), max_bytes=2000).update()
+    assert lowered.skipped and any(s.path == "big.py" and s.reason.startswith("too large") for s in lowered.skipped)
+    later = Indexer(pyshop, store_dir_for(pyshop))  # no limit given: the index's own
+    later.load()
+    later.update()
+    assert later.max_bytes == 2000 and "big.py" not in later.files
+    raised = Indexer(pyshop, store_dir_for(pyshop), max_bytes=10_000)
+    raised.update()
+    assert "big.py" in raised.files and not any(s.path == "big.py" for s in raised.skipped)
+
+
 def test_the_store_keeps_itself_out_of_git_but_not_a_folder_the_user_chose(pyshop, tmp_path):
     git(pyshop, "init", "-q")
     FactStore(store_dir_for(pyshop)).record("order totals are rounded once, at checkout", "decision")
