@@ -200,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="ctxfold: %(message)s")
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args) or 0
+        code = args.func(args) or 0
+        sys.stdout.flush()  # here, so that a closed pipe is met inside this try
+        return code
     except CtxfoldError as exc:
         print(f"ctxfold: error: {exc}", file=sys.stderr)
         return 2
