@@ -186,6 +186,9 @@ def test_fold_refuses_paths_outside_missing_files_and_binaries(workspace, pyshop
         fold_file(workspace, "/etc/passwd")
     with pytest.raises(CtxfoldError, match="did you mean shop/cart.py"):
         fold_file(workspace, "shop/carts.py")
+    (pyshop / "notes.txt").write_text("not indexed\n")
+    with pytest.raises(CtxfoldError, match="did you mean notes.txt"):
+        fold_file(workspace, "note.txt")
     (pyshop / "data.bin").write_bytes(b"\x00\x00\x01")
     with pytest.raises(CtxfoldError, match="binary"):
         fold_file(workspace, "data.bin")
