@@ -48,7 +48,7 @@ class Item:
     kind: str
     start_line: int
     end_line: int
-    level: str  # "full" | "signature" | "fact"
+    level: str  # "full" | "signature"
     tokens: int
     score: float
     why: str
@@ -70,9 +70,10 @@ class RecallResult:
     tokens: int
     encoding: str
     text: str
-    items: list[Item]
+    items: list[Item]  # code, in rank order
     omitted: list[dict]
     seconds: float = 0.0
+    facts: list[FactLine] = field(default_factory=list)  # served above the code, best first
 
     def to_json(self) -> dict:
         return {
@@ -81,6 +82,7 @@ class RecallResult:
             "encoding": self.encoding,
             "text": self.text,
             "items": [asdict(i) for i in self.items],
+            "facts": [asdict(f) | {"score": round(f.score, 4)} for f in self.facts],
             "omitted": self.omitted,
         }
 
@@ -532,13 +534,12 @@ def recall(
              level, cost, round(c.score, 4), "; ".join(c.why[:3]))
         for c, level, _, cost in sorted(planned, key=lambda p: -p[0].score)
     ]
-    items = [Item("", f.id, "fact", 0, 0, "fact", count_tokens(f.text, enc), round(f.score, 4), "relevant fact") for f in fact_lines] + items
     omitted = [
         {"path": c.sym.path, "symbol": c.sym.qualname, "kind": c.sym.kind, "start_line": c.sym.start_line,
          "end_line": c.sym.end_line, "tokens": c.sym.tokens_full, "score": round(c.score, 4)}
         for c in left_out[: settings.manifest_items]
     ]
-    result = RecallResult(budget, tokens, enc, text, items, omitted, time.perf_counter() - started)
+    result = RecallResult(budget, tokens, enc, text, items, omitted, time.perf_counter() - started, fact_lines)
     return result.to_json() if fmt == "json" else result
 
 

@@ -100,7 +100,12 @@ def test_a_fact_pulls_its_anchored_code_into_recall(pyshop):
     recalled = text_of(call(server, "recall", {"task": "warehouse sync crash", "budget": 1200, "format": "json"}))
     import json
 
-    items = json.loads(recalled)["items"]
-    reserve = next(i for i in items if i["symbol"] == "reserve")
+    data = json.loads(recalled)
+    reserve = next(i for i in data["items"] if i["symbol"] == "reserve")
     assert "anchor of fact" in reserve["why"]
-    assert items[0]["kind"] == "fact"
+    assert {i["level"] for i in data["items"]} <= {"full", "signature"}  # facts have their own list
+    scores = [i["score"] for i in data["items"]]
+    assert scores == sorted(scores, reverse=True)
+    (fact,) = data["facts"]
+    assert fact["anchors"] == ["shop/inventory.py:reserve"] and "warehouse sync crashes" in fact["text"]
+    assert fact["text"] in data["text"]

@@ -74,7 +74,8 @@ def test_recall_pulls_callees_of_a_named_function(workspace):
 
 def test_recall_json_matches_the_contract(workspace):
     data = recall(workspace, TRACEBACK, budget=800, fmt="json")
-    assert set(data) == {"budget", "tokens", "encoding", "text", "items", "omitted"}
+    assert set(data) == {"budget", "tokens", "encoding", "text", "items", "omitted", "facts"}
+    assert data["facts"] == []  # none recorded; served facts are listed apart from the code
     assert data["tokens"] <= 800 and data["encoding"] == "cl100k_base"
     item = data["items"][0]
     assert set(item) == {"path", "symbol", "kind", "start_line", "end_line", "level", "tokens", "score", "why"}
