@@ -129,14 +129,14 @@ class TextIndex:
     def search(self, query: str, limit: int = 200, max_df: float = MAX_DF) -> list[tuple[str, float, list[str]]]:
         """(symbol id, BM25 score, matched terms), best first. In a small repository a
         word is searched however common, as long as no more than ``ALWAYS_DF`` symbols hold it."""
-        scores, matched = _bm25(words(query), self.postings, self.doc_len, self._total_len, max_df, ALWAYS_DF)
+        scores, matched = _bm25(words(query), self.postings, self.doc_len, self._total_len, max_df)
         best = sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
         return [(sid, score, matched[sid]) for sid, score in best]
 
     def search_files(self, query: str, max_df: float = MAX_DF) -> dict[str, float]:
         """BM25 of every file that shares a telling term with ``query``, a file taken as one
         document (a term in no more than ``ALWAYS_DF`` files always tells)."""
-        return _bm25(words(query), self.file_postings, self.file_len, self._total_file_len, max_df, ALWAYS_DF)[0]
+        return _bm25(words(query), self.file_postings, self.file_len, self._total_file_len, max_df)[0]
 
 
 class CommitIndex:
@@ -157,7 +157,7 @@ class CommitIndex:
     def search(self, query: str, limit: int, max_df: float = MAX_DF) -> list[tuple[str, float]]:
         """(sha, BM25 score), best first. In a short history a word is searched however
         common it is among the messages, as long as no more than ``ALWAYS_DF`` hold it."""
-        scores = _bm25(words(query), self.postings, self.doc_len, self._total_len, max_df, ALWAYS_DF)[0]
+        scores = _bm25(words(query), self.postings, self.doc_len, self._total_len, max_df)[0]
         return sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
 
 
@@ -172,9 +172,9 @@ def _unpost(postings: dict[str, dict[str, int]], doc: str, terms) -> None:
 
 
 def _bm25(query_terms: list[str], postings: dict[str, dict[str, int]], doc_len: dict[str, int],
-          total_len: int, max_df: float, always_df: int = 0) -> tuple[dict[str, float], dict[str, list[str]]]:
+          total_len: int, max_df: float) -> tuple[dict[str, float], dict[str, list[str]]]:
     """BM25 scores of the documents that hold a query term, and the terms each matched;
-    a term in more than ``max_df`` of the documents (and in more than ``always_df``) is
+    a term in more than ``max_df`` of the documents (and in more than ``ALWAYS_DF``) is
     too common to say anything."""
     n = len(doc_len)
     scores: dict[str, float] = {}
@@ -187,7 +187,7 @@ def _bm25(query_terms: list[str], postings: dict[str, dict[str, int]], doc_len: 
         if not bucket:
             continue
         df = len(bucket)
-        if df > max(n * max_df, always_df):
+        if df > max(n * max_df, ALWAYS_DF):
             continue
         idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
         weight = idf * (1 + math.log(qtf))
