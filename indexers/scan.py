@@ -147,3 +147,9 @@ def source_lines(text: str) -> list[str]:
     if lines and lines[-1] == "":
         lines.pop()
     return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def read_source(path: Path) -> str:
+    """A file's text as the parser sees it: newlines untouched (no universal newlines),
+    undecodable bytes replaced."""
+    return path.read_bytes().decode("utf-8-sig", errors="replace")

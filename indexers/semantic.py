@@ -19,6 +19,7 @@ from .build import Indexer
 from .enrich import EnrichSettings, enrich
 from .heuristics import HEURISTIC_PREFIX, heuristic_edges
 from .paths import connect
+from .scan import read_source
 from .semantic_store import load_edges, replace_edges, stale_edges, upsert_edges
 from .vectors import EmbedderUnavailable, VectorSettings, load_embedder, select_for_embedding, update_vectors
 from .volatility import compute_volatility
@@ -77,7 +78,7 @@ def derive(
     symbols = indexer.all_symbols()
 
     def read_text(path: str) -> str:
-        return (repo / path).read_bytes().decode("utf-8-sig", errors="replace")  # newlines as they are, as parsed
+        return read_source(repo / path)
 
     def file_hash(path: str) -> str | None:
         pf = indexer.files.get(path)

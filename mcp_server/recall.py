@@ -19,7 +19,7 @@ from typing import Callable
 
 from indexers.history import referenced_numbers
 from indexers.languages import LANGUAGES
-from indexers.scan import source_lines
+from indexers.scan import read_source, source_lines
 from indexers.tokens import count_tokens
 from indexers.types import Symbol
 
@@ -330,7 +330,7 @@ class _Source:
     def lines(self, path: str) -> list[str]:
         if path not in self.cache:
             try:
-                self.cache[path] = source_lines((self.repo / path).read_bytes().decode("utf-8-sig", errors="replace"))
+                self.cache[path] = source_lines(read_source(self.repo / path))
             except OSError:
                 self.cache[path] = []
         return self.cache[path]

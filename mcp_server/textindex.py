@@ -10,7 +10,7 @@ from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
-from indexers.scan import source_lines
+from indexers.scan import read_source, source_lines
 from indexers.types import ParsedFile
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -77,7 +77,7 @@ class TextIndex:
 
     def _add_file(self, repo: Path, pf: ParsedFile) -> None:
         try:
-            lines = source_lines((repo / pf.path).read_bytes().decode("utf-8-sig", errors="replace"))
+            lines = source_lines(read_source(repo / pf.path))
         except OSError:
             lines = []
         path_terms = words(pf.path.replace("/", " ").rsplit(".", 1)[0])
