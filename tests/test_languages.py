@@ -352,6 +352,13 @@ def _edges(ix: Indexer) -> dict[tuple[str, str, str], Edge]:
     return {(e.src, e.kind, e.dst): e for e in ix.all_edges()}
 
 
+def _python_edges(sources: dict[str, str], of: str = "use.py") -> set[tuple[str, str, str]]:
+    """(src, kind, dst) of the edges out of file ``of``, parsed and resolved with ``sources``."""
+    files = {p: parse_source(p, "python", src.encode(), src) for p, src in sources.items()}
+    index = ResolveIndex.build(files)
+    return {(e.src, e.kind, e.dst) for e in resolve_file(files[of], index)}
+
+
 @pytest.mark.parametrize("language", sorted(CASES))
 def test_each_language_indexes_to_its_known_symbols_and_edges(indexed: Indexer, language: str):
     case = CASES[language]
@@ -459,9 +466,7 @@ def test_python_types_named_without_a_call_are_type_edges_to_their_classes():
         "def check(x):\n"
         "    return isinstance(x, (Circle, Shape)) or issubclass(x, Shape)\n"
     )
-    files = {p: parse_source(p, "python", src.encode(), src) for p, src in (("shapes.py", shapes), ("use.py", use))}
-    index = ResolveIndex.build(files)
-    types = {(e.src, e.dst) for e in resolve_file(files["use.py"], index) if e.kind == "type"}
+    types = {(src, dst) for src, kind, dst in _python_edges({"shapes.py": shapes, "use.py": use}) if kind == "type"}
     assert types == {
         ("use.py:meet", "shapes.py:Circle"), ("use.py:meet", "shapes.py:Shape"),
         ("use.py:grow", "shapes.py:Shape"), ("use.py:grow", "shapes.py:Circle"),
@@ -504,9 +509,7 @@ def test_python_annotated_parameters_and_aliases_type_a_receiver():
         "def untyped(cart):\n    cart.add()\n\n"
         "def generic(carts: list[Cart]):\n    carts.add()\n"
     )
-    files = {p: parse_source(p, "python", src.encode(), src) for p, src in (("shop.py", shop), ("use.py", use))}
-    index = ResolveIndex.build(files)
-    edges = {(e.src, e.kind, e.dst) for e in resolve_file(files["use.py"], index) if e.kind in ("call", "type")}
+    edges = {e for e in _python_edges({"shop.py": shop, "use.py": use}) if e[1] in ("call", "type")}
     calls = {(src, dst) for src, kind, dst in edges if kind == "call" and dst.endswith(".add")}
     assert calls == {
         ("use.py:plain", "shop.py:Cart.add"),
@@ -546,9 +549,8 @@ def test_python_attributes_typed_from_parameters_and_annotations_type_a_receiver
         "    def __init__(self, client):\n        self.client = client\n\n"
         "    def run(self):\n        self.client.send()\n"
     )
-    files = {p: parse_source(p, "python", src.encode(), src) for p, src in (("lib.py", lib), ("use.py", use))}
-    index = ResolveIndex.build(files)
-    calls = {(e.src, e.dst) for e in resolve_file(files["use.py"], index) if e.kind == "call" and e.dst.startswith("lib.py:")}
+    edges = _python_edges({"lib.py": lib, "use.py": use})
+    calls = {(src, dst) for src, kind, dst in edges if kind == "call" and dst.startswith("lib.py:")}
     assert calls == {
         ("use.py:Session.run", "lib.py:Client.send"),
         ("use.py:Session.run", "lib.py:Env.get_doc"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from tree import write_tree
+
 from mcp_server.fold import fold_file
 from mcp_server.recall import rank, recall
 from mcp_server.search import search_symbols
@@ -17,11 +19,8 @@ from mcp_server.workspace import Workspace
 FILLER = {f"misc/m{i}.py": f"def helper_{i}(value):\n    return value + {i}\n" for i in range(12)}
 
 
-def make_repo(root: Path, files: dict[str, str]) -> Workspace:
-    for rel, text in {**FILLER, **files}.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+def make_repo(root: Path, files: dict[str, str], filler: bool = True) -> Workspace:
+    write_tree(root, {**FILLER, **files} if filler else files)
     ws = Workspace(root)
     ws.refresh()
     return ws
@@ -106,11 +105,7 @@ def test_in_a_small_repository_a_word_several_symbols_share_is_still_searched(tm
         ),
         "shop/tax.py": "def tax_rate(region):\n    return 0.2\n",
     }
-    for rel, text in files.items():
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(text)
-    ws = Workspace(tmp_path)
-    ws.refresh()
+    ws = make_repo(tmp_path, files, filler=False)
     v = ws.fresh_views()
     hits = {sid for sid, _, _ in ws.text.search("invoice")}
     assert hits == {"shop/invoice.py:render_invoice", "shop/invoice.py:email_invoice", "shop/invoice.py:void_invoice"}

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from tree import write_tree
 
 from mcp_server import search as search_mod
 from mcp_server.search import search_symbols
@@ -77,12 +76,7 @@ KINDS = [None, "method", "class", "function"]
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory) -> Workspace:
-    root: Path = tmp_path_factory.mktemp("paging")
-    for rel, text in FILES.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    workspace = Workspace(root)
+    workspace = Workspace(write_tree(tmp_path_factory.mktemp("paging"), FILES))
     workspace.refresh()
     return workspace
 

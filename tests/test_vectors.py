@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from tree import write_tree
 
 from indexers.paths import connect
 from indexers.types import Symbol
@@ -340,10 +341,7 @@ def test_recall_reaches_by_meaning_a_function_no_word_of_the_task_names(tmp_path
         "lib/kx.py": "def kx_vb(a, b):\n    '''Join the names with commas.'''\n    return ', '.join(a) + b\n",
         "lib/hm.py": "def hm_de(a, b):\n    '''Send an email to the user.'''\n    return a.mail(b)\n",
     }
-    for rel, text in files.items():
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(text)
-    ws = Workspace(tmp_path)
+    ws = Workspace(write_tree(tmp_path, files))
     ws.refresh()
     task = "compute sqrt"
     assert recall(ws, task, 1000).items == []  # no word in common: full text finds nothing
