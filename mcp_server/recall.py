@@ -94,17 +94,23 @@ FactsProvider = Callable[[str, set[str], set[str]], list[FactLine]]
 
 
 def _neighbours(v: Views, u: str, s: RecallSettings) -> list[tuple[str, float, dict, str]]:
-    """u's strongest neighbours both ways, weights normalised to sum 1; cached per views."""
+    """Where u's activation goes, as (node, share, edge data, direction). What u calls,
+    extends, uses or contains (edges out) takes ``callee_share``, what calls or contains u
+    (edges in) the rest; a side with no edges leaves all to the other. Inside a side, its
+    ``max_fanout`` strongest edges share by weight. So a function with fifty callers still
+    hands most of its activation to its two callees. Cached per views."""
     cached = v.neighbours.get(u)
     if cached is None:
         g = v.graph
-        nbrs = [(vv, d["weight"], d, "out") for vv, d in g.succ[u].items()]
-        nbrs += [(vv, d["weight"] * s.reverse_factor, d, "in") for vv, d in g.pred[u].items()]
-        if len(nbrs) > s.max_fanout:
-            nbrs.sort(key=lambda t: -t[1])
-            nbrs = nbrs[: s.max_fanout]
-        total = sum(t[1] for t in nbrs) or 1.0
-        cached = v.neighbours[u] = [(vv, w / total, d, direction) for vv, w, d, direction in nbrs]
+        sides = [[(vv, d["weight"], d, "out") for vv, d in g.succ[u].items()],
+                 [(vv, d["weight"], d, "in") for vv, d in g.pred[u].items()]]
+        shares = (s.callee_share, 1 - s.callee_share) if all(sides) else (1.0, 1.0)
+        cached = []
+        for side, share in zip(sides, shares):
+            side = heapq.nlargest(s.max_fanout, side, key=lambda t: t[1])
+            total = sum(t[1] for t in side) or 1.0
+            cached += [(vv, share * w / total, d, direction) for vv, w, d, direction in side]
+        v.neighbours[u] = cached
     return cached
 
 
@@ -267,7 +273,7 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
         for sid, seed in seeds.seeds.items():
             if factor(sid.rpartition(":")[0]) < 1.0 and not _pointed_at(seeds, sid):
                 seed.weight *= s.side_seed_factor
-    key = (s.reverse_factor, s.max_fanout)
+    key = (s.callee_share, s.max_fanout)
     if v.neighbours_key != key:  # neighbour lists are cached for one set of these settings
         v.neighbours, v.neighbours_key = {}, key
     scores, via = _diffuse(v, seeds, s)

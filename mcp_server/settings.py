@@ -40,10 +40,10 @@ class RecallSettings:
     # Diffusion (personalized PageRank by power iteration around the seeds).
     restart: float = 0.8  # share of activation that returns to the seeds each step
     iterations: int = 3
-    max_fanout: int = 40  # a hub spreads only to its strongest neighbours
+    max_fanout: int = 40  # a hub spreads only to its strongest neighbours (each way)
     spread_floor: float = 1e-3  # nodes below this share of the top activation do not spread
     max_candidates: int = 600  # ranked symbols kept for packing and the manifest
-    reverse_factor: float = 0.7  # callers of a seed matter a bit less than its callees
+    callee_share: float = 0.7  # of what a node spreads, its callees (bases, types, members) get this, its callers the rest
     test_factor: float = 0.4  # score factor for test code the task does not point at
     aux_factor: float = 0.4  # the same for docs, examples and scripts
     side_seed_factor: float = 0.25  # seed weight factor for such code before diffusion

@@ -273,3 +273,20 @@ def test_a_task_naming_an_alias_recalls_the_class_it_stands_for(tmp_path):
     order = [i.symbol for i in result.items]
     assert order.index("Eq") < order.index("Equation") and "Equality" in order
     assert [h.symbol for h in search_symbols(ws, "Eq", kind="alias").hits] == ["Eq"]
+
+
+
+def test_many_callers_do_not_starve_a_named_functions_callee(tmp_path):
+    # Fifty pages call render_receipt and nothing calls audit_trail; each calls one helper.
+    # Most of what a function spreads goes to what it calls, however many call it.
+    files = {f"views/page{i}.py": f"from billing.receipt import render_receipt\n\ndef page_{i}(order):\n    return render_receipt(order)\n"
+             for i in range(50)}
+    files["billing/receipt.py"] = "from billing.layout import align_cells\n\ndef render_receipt(order):\n    return align_cells(order)\n"
+    files["billing/layout.py"] = "def align_cells(rows):\n    return [str(r).ljust(20) for r in rows]\n"
+    files["billing/audit.py"] = "from billing.sink import write_line\n\ndef audit_trail(order):\n    return write_line(order)\n"
+    files["billing/sink.py"] = "def write_line(entry):\n    return repr(entry)\n"
+    ws = make_repo(tmp_path, files)
+    cands = rank(ws, ws.fresh_views(), "render_receipt and audit_trail disagree", [])
+    score = {c.sym.name: c.score for c in cands}
+    assert score["align_cells"] >= 0.5 * score["write_line"]
+    assert score["align_cells"] > 10 * max(s for name, s in score.items() if name.startswith("page_"))
