@@ -95,10 +95,11 @@ FactsProvider = Callable[[str, set[str], set[str]], list[FactLine]]
 
 def _neighbours(v: Views, u: str, s: RecallSettings) -> list[tuple[str, float, dict, str]]:
     """Where u's activation goes, as (node, share, edge data, direction). What u calls,
-    extends, uses or contains (edges out) takes ``callee_share``, what calls or contains u
-    (edges in) the rest; a side with no edges leaves all to the other. Inside a side, its
-    ``max_fanout`` strongest edges share by weight. So a function with fifty callers still
-    hands most of its activation to its two callees. Cached per views."""
+    extends, uses, imports or contains (edges out) takes ``callee_share``; what points at
+    u (callers, subclasses, users, importers, its container) takes the rest. A side with no
+    edges leaves all to the other; inside a side, its ``max_fanout`` strongest edges share
+    by weight. So a function with fifty callers still hands most of its activation to its
+    two callees. Cached per views."""
     cached = v.neighbours.get(u)
     if cached is None:
         g = v.graph
