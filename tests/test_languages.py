@@ -493,7 +493,8 @@ def test_python_module_level_aliases_are_symbols_tied_to_what_they_name():
 
 def test_python_annotated_parameters_and_aliases_type_a_receiver():
     # def f(cart: Cart): cart.add() calls Cart.add; so does a forward reference "Cart",
-    # Optional[Cart], and a variable bound to an alias's call (e = Eq(); e.as_set()).
+    # Optional[Cart], Cart | None (either way round, annotated assignments too), and a
+    # variable bound to an alias's call (e = Eq(); e.as_set()). Cart | Bag types no receiver.
     shop = (
         "class Cart:\n    def add(self):\n        pass\n\n"
         "class Bag:\n    def add(self):\n        pass\n\n"
@@ -505,6 +506,10 @@ def test_python_annotated_parameters_and_aliases_type_a_receiver():
         "def plain(cart: Cart):\n    cart.add()\n\n"
         "def forward(cart: \"Cart\" = None) -> \"Bag\":\n    cart.add()\n\n"
         "def maybe(bag: Optional[Bag] = None):\n    bag.add()\n\n"
+        "def union(bag: Bag | None = None):\n    bag.add()\n\n"
+        "def union_after(cart: None | Cart):\n    cart.add()\n\n"
+        "def union_assigned():\n    cart: Cart | None = find()\n    cart.add()\n\n"
+        "def either(item: Cart | Bag):\n    item.add()\n\n"
         "def through_alias():\n    b = Basket()\n    b.add()\n\n"
         "def untyped(cart):\n    cart.add()\n\n"
         "def generic(carts: list[Cart]):\n    carts.add()\n"
@@ -515,8 +520,14 @@ def test_python_annotated_parameters_and_aliases_type_a_receiver():
         ("use.py:plain", "shop.py:Cart.add"),
         ("use.py:forward", "shop.py:Cart.add"),
         ("use.py:maybe", "shop.py:Bag.add"),
+        ("use.py:union", "shop.py:Bag.add"),
+        ("use.py:union_after", "shop.py:Cart.add"),
+        ("use.py:union_assigned", "shop.py:Cart.add"),
         ("use.py:through_alias", "shop.py:Cart.add"),
     }
+    # Every member of a union is a type edge.
+    assert {("use.py:either", "type", "shop.py:Cart"), ("use.py:either", "type", "shop.py:Bag"),
+            ("use.py:union_after", "type", "shop.py:Cart"), ("use.py:union_assigned", "type", "shop.py:Cart")} <= edges
     # A forward reference is a type edge like a plain annotation, return type included.
     assert {("use.py:forward", "type", "shop.py:Cart"), ("use.py:forward", "type", "shop.py:Bag")} <= edges
 

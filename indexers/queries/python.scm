@@ -24,11 +24,15 @@
   (#any-of? @_check "isinstance" "issubclass"))
 (decorator (call arguments: (argument_list [(identifier) (attribute)] @reference.type)))
 
+; Members of a union written with |: Cart | None, Cart | Bag | None
+(type (binary_operator [(identifier) (attribute)] @reference.type))
+(type (binary_operator (binary_operator [(identifier) (attribute)] @reference.type)))
 ; Types named in a string (a forward reference): def f(x: "Dataset"), -> "mod.Cart"
 ((type (string (string_content) @reference.type)) (#match? @reference.type "^[A-Za-z_][A-Za-z0-9_.]*$"))
 
 ; Names bound to an instance, for receiver types: cart = Cart(), self.client = Client(),
-; and annotated parameters: def f(cart: Cart), cart: "Cart" = None, cart: Optional[Cart]
+; and annotated parameters: def f(cart: Cart), cart: "Cart" = None, cart: Optional[Cart],
+; cart: Cart | None
 (assignment left: [(identifier) (attribute)] @assign.target right: (call function: [(identifier) (attribute)] @assign.value))
 ([(typed_parameter (identifier) @assign.target type: (type [(identifier) (attribute)] @assign.value))
   (typed_default_parameter name: (identifier) @assign.target type: (type [(identifier) (attribute)] @assign.value))])
@@ -40,8 +44,14 @@
   (typed_default_parameter name: (identifier) @assign.target
     type: (type (generic_type (identifier) @_optional (type_parameter . (type [(identifier) (attribute)] @assign.value) .))))]
   (#eq? @_optional "Optional"))
+([(typed_parameter (identifier) @assign.target
+    type: (type [(binary_operator left: [(identifier) (attribute)] @assign.value right: (none))
+                 (binary_operator left: (none) right: [(identifier) (attribute)] @assign.value)]))
+  (typed_default_parameter name: (identifier) @assign.target
+    type: (type [(binary_operator left: [(identifier) (attribute)] @assign.value right: (none))
+                 (binary_operator left: (none) right: [(identifier) (attribute)] @assign.value)]))])
 ; self.client = client (a name typed in the same function), and annotated assignments:
-; self.env: Env = None in a method, env: Env or env: "Env" in a class body
+; self.env: Env = None (or Env | None) in a method, env: Env or env: "Env" in a class body
 (assignment left: (attribute) @assign.target right: (identifier) @assign.value)
 (assignment left: [(identifier) (attribute)] @assign.target type: (type [(identifier) (attribute)] @assign.value))
 ((assignment left: [(identifier) (attribute)] @assign.target type: (type (string (string_content) @assign.value)))
@@ -49,6 +59,9 @@
 ((assignment left: [(identifier) (attribute)] @assign.target
     type: (type (generic_type (identifier) @_optional (type_parameter . (type [(identifier) (attribute)] @assign.value) .))))
   (#eq? @_optional "Optional"))
+(assignment left: [(identifier) (attribute)] @assign.target
+  type: (type [(binary_operator left: [(identifier) (attribute)] @assign.value right: (none))
+               (binary_operator left: (none) right: [(identifier) (attribute)] @assign.value)]))
 
 ; Imports
 (import_statement) @import
