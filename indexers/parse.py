@@ -7,6 +7,7 @@ Query captures, shared by every language's ``queries/<lang>.scm``:
   @reference.type              a type named without a call (annotation, isinstance check)
   @assign.target + @assign.value   a name bound to an instance: ``target = Callee(...)``,
                                or a parameter annotated ``target: Type``
+  @copy.target + @copy.value   a name bound to another name: ``self.client = client``
   @import                      an import statement, handed to the language's hooks
 tree-sitter gives bytes and 0-based rows; everything leaving this module is 1-based lines.
 """
@@ -118,10 +119,11 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
     inherit_nodes: list[Node] = []
     type_nodes: list[Node] = []
     import_nodes: list[Node] = []
-    assigns: list[tuple[Node, Node]] = []  # (target, callee)
+    assigns: list[tuple[Node, Node, str]] = []  # (target, callee or name, "assign" | "copy")
     for _, caps in QueryCursor(_query(language)).matches(root):
-        if "assign.target" in caps and "assign.value" in caps:
-            assigns.append((caps["assign.target"][0], caps["assign.value"][0]))
+        bound = next((k for k in ("assign", "copy") if f"{k}.target" in caps and f"{k}.value" in caps), None)
+        if bound:
+            assigns.append((caps[f"{bound}.target"][0], caps[f"{bound}.value"][0], bound))
             continue
         for cap_name, nodes in caps.items():
             if cap_name.startswith("definition."):
@@ -245,10 +247,10 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
             chain = split_chain(lang.ref_text(node, data) if hasattr(lang, "ref_text") else text_of(node, data))
             if chain and len(chain) <= 8:
                 parsed.refs.append(Ref(chain=chain, line=node.start_point[0] + 1, scope=scope_of(node, kind == "type"), kind=kind))
-    for target, value in assigns:
+    for target, value, kind in assigns:
         chain = split_chain(text_of(value, data))
         if chain and len(chain) <= 8:
-            parsed.refs.append(Ref(chain, value.start_point[0] + 1, scope_of(value), "assign", text_of(target, data)))
+            parsed.refs.append(Ref(chain, value.start_point[0] + 1, scope_of(value), kind, text_of(target, data)))
     for node in import_nodes:
         parsed.imports.extend(lang.imports(node, data))
     if hasattr(lang, "package"):

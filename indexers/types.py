@@ -58,8 +58,8 @@ class Ref:
     chain: list[str]  # callee split on '.'/'::': ["self", "save"], ["os", "path", "join"]
     line: int
     scope: str  # qualname of the innermost enclosing symbol, '' at module level
-    kind: str = "call"  # "call", "inherit", "type", or "assign" (``target = chain(...)``, ``target: chain``)
-    target: str = ""  # for "assign": the name bound ("cart", "self.client")
+    kind: str = "call"  # "call", "inherit", "type", "assign" (``target = chain(...)``, ``target: chain``) or "copy" (``target = chain``)
+    target: str = ""  # for "assign" and "copy": the name bound ("cart", "self.client")
 
 
 @dataclass(slots=True)

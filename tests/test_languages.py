@@ -532,6 +532,40 @@ def test_python_annotated_parameters_and_aliases_type_a_receiver():
     assert {("use.py:forward", "type", "shop.py:Cart"), ("use.py:forward", "type", "shop.py:Bag")} <= edges
 
 
+def test_python_return_annotations_type_what_a_call_binds():
+    # x = make() after def make() -> Cart; -> "Cart", Optional[Bag] and a classmethod too.
+    # No annotation, a union of two classes, or a function bound without a call: untyped.
+    shop = (
+        "from typing import Optional\n\n"
+        "class Cart:\n    def add(self):\n        pass\n\n"
+        "    @classmethod\n    def empty(cls) -> \"Cart\":\n        return cls()\n\n"
+        "class Bag:\n    def add(self):\n        pass\n\n"
+        "def make_cart() -> Cart:\n    return Cart()\n\n"
+        "def find_bag() -> Optional[Bag]:\n    return None\n\n"
+        "def untyped():\n    return Cart()\n\n"
+        "def either() -> Cart | Bag:\n    return Cart()\n"
+    )
+    use = (
+        "from shop import Cart, either, find_bag, make_cart, untyped\n\n"
+        "def made():\n    c = make_cart()\n    c.add()\n\n"
+        "def found():\n    bag = find_bag()\n    bag.add()\n\n"
+        "def emptied():\n    cart = Cart.empty()\n    cart.add()\n\n"
+        "def plain():\n    x = untyped()\n    x.add()\n\n"
+        "def union():\n    y = either()\n    y.add()\n\n"
+        "class Holder:\n"
+        "    def __init__(self):\n        self.cart = make_cart()\n        self.maker = make_cart\n\n"
+        "    def run(self):\n        self.cart.add()\n        self.maker.add()\n"
+    )
+    edges = _python_edges({"shop.py": shop, "use.py": use})
+    calls = {(src, dst) for src, kind, dst in edges if kind == "call" and dst.endswith(".add")}
+    assert calls == {
+        ("use.py:made", "shop.py:Cart.add"),
+        ("use.py:found", "shop.py:Bag.add"),
+        ("use.py:emptied", "shop.py:Cart.add"),
+        ("use.py:Holder.run", "shop.py:Cart.add"),
+    }
+
+
 def test_python_attributes_typed_from_parameters_and_annotations_type_a_receiver():
     # self.client = client after client: Client; self.env: Env = None; env: Env in a
     # class body (dataclass style); a name bound to a class and its subclass is typed as

@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import builtins
 import posixpath
+import re
 
 from tree_sitter import Node
 
-from ..parse import is_identifier, text_of
+from ..parse import MAX_SIGNATURE_CHARS, is_identifier, text_of
 from ..resolve import CONFIDENCE, MAX_NAME_CANDIDATES, ResolveIndex, name_edges
 from ..types import Edge, Import, ParsedFile, symbol_id
 
 _BUILTINS = set(dir(builtins))
 MODULE_MAP_FROM_PATHS = True  # build_module_map reads paths only, never symbols
 _FUNCTION_TYPES = {"function_definition", "lambda"}
+# The class a function returns, from the end of its one-line signature:
+# -> Cart, -> "Cart", -> Optional[Cart], -> Cart | None, -> None | Cart
+_RETURNS = re.compile(r'\)\s*->\s*(?:Optional\[\s*([\w.]+)\s*\]|"([\w.]+)"|([\w.]+)(?:\s*\|\s*None)?|None\s*\|\s*([\w.]+))$')
 
 
 def is_function_scope(node: Node) -> bool:
@@ -294,6 +298,28 @@ def _aliased_class(target: _Target | None, index: ResolveIndex) -> _Target | Non
     return None
 
 
+def _returned_class(target: _Target | None, index: ResolveIndex) -> _Target | None:
+    """The class that a resolved function says it returns (``def make() -> Cart``)."""
+    if target is None or not target.path or not target.qualname:
+        return None
+    sym = index.get(target.path, target.qualname)
+    if sym is None or sym.kind not in ("function", "method") or len(sym.signature) >= MAX_SIGNATURE_CHARS:
+        return None  # a signature cut at the limit may have lost its annotation's end
+    m = _RETURNS.search(sym.signature)
+    owner = index.files.get(target.path)
+    if m is None or owner is None:
+        return None
+    name = next(g for g in m.groups() if g)
+    return _aliased_class(_resolve_chain(name.split("."), owner, sym.qualname, index), index)
+
+
+def _instance_class(chain: list[str], pf: ParsedFile, scope: str, index: ResolveIndex) -> _Target | None:
+    """The class of what ``chain(...)`` makes: the class it names (through aliases), or
+    the class the function it names returns."""
+    resolved = _resolve_chain(chain, pf, scope, index)
+    return _aliased_class(resolved, index) or _returned_class(resolved, index)
+
+
 def _alias_names(pf: ParsedFile, index: ResolveIndex) -> dict[str, list[str]]:
     """Alias qualname → the chain it names, per file (memoized on the index)."""
     memo = index.cache.setdefault("python.aliases", {})
@@ -310,26 +336,28 @@ def _alias_names(pf: ParsedFile, index: ResolveIndex) -> dict[str, list[str]]:
 
 def _receiver_types(pf: ParsedFile, index: ResolveIndex) -> dict[tuple[str, str], tuple[str, str]]:
     """(scope, bound name) → (path, class qualname) for names bound to a class's
-    instance (``x = Cls(...)``, a parameter ``x: Cls`` or ``x: Cls = ...`` in a function;
-    ``self.x = Cls(...)``, ``self.x: Cls``, ``self.x = x`` after one of those, or ``x: Cls``
+    instance (``x = Cls(...)``, ``x = make()`` after ``def make() -> Cls``, a parameter
+    ``x: Cls`` or ``x: Cls = ...`` in a function; ``self.x = Cls(...)``, ``self.x: Cls``, ``self.x = x`` after one of those, or ``x: Cls``
     in the class body, keyed by the class). A name bound to a class and to its subclasses
     (``self.lang: Base = Sub()``) is typed as that class; to two unrelated ones, not at all."""
     found: dict[tuple[str, str], set[tuple[str, str]]] = {}
     copies = []  # self.x = x: typed once the names of its function are
     for ref in pf.refs:
+        self_attr = ref.target.startswith("self.") and ref.target.count(".") == 1
+        if ref.kind == "copy" and self_attr:
+            copies.append(ref)
         if ref.kind != "assign":
             continue
-        self_attr = ref.target.startswith("self.") and ref.target.count(".") == 1
-        if self_attr and len(ref.chain) == 1:
-            copies.append(ref)
-            continue
-        target = _aliased_class(_resolve_chain(ref.chain, pf, ref.scope, index), index)
+        # A function is named here only as the callee of ``x = make(...)``: the annotation
+        # forms name classes.
+        target = _instance_class(ref.chain, pf, ref.scope, index)
         if target is not None:
             for key in _bound_keys(ref, self_attr, pf, index):
                 found.setdefault(key, set()).add((target.path, target.qualname))
     for ref in copies:
         types = found.get((ref.scope, ref.chain[0]))
         if types is None:
+            # A name, not a call: a function named here has no return value to type it by.
             target = _aliased_class(_resolve_chain(ref.chain, pf, ref.scope, index), index)
             types = {(target.path, target.qualname)} if target is not None else None
         for key in _bound_keys(ref, True, pf, index) if types else ():
@@ -391,7 +419,7 @@ def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
 
     receivers = _receiver_types(pf, index)
     for ref in pf.refs:
-        if ref.kind == "assign":
+        if ref.kind in ("assign", "copy"):
             continue
         src = symbol_id(pf.path, ref.scope) if ref.scope else file_node
         chain = ref.chain

@@ -52,7 +52,7 @@
                  (binary_operator left: (none) right: [(identifier) (attribute)] @assign.value)]))])
 ; self.client = client (a name typed in the same function), and annotated assignments:
 ; self.env: Env = None (or Env | None) in a method, env: Env or env: "Env" in a class body
-(assignment left: (attribute) @assign.target right: (identifier) @assign.value)
+(assignment left: (attribute) @copy.target right: (identifier) @copy.value)
 (assignment left: [(identifier) (attribute)] @assign.target type: (type [(identifier) (attribute)] @assign.value))
 ((assignment left: [(identifier) (attribute)] @assign.target type: (type (string (string_content) @assign.value)))
   (#match? @assign.value "^[A-Za-z_][A-Za-z0-9_.]*$"))
