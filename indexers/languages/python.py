@@ -337,9 +337,10 @@ def _alias_names(pf: ParsedFile, index: ResolveIndex) -> dict[str, list[str]]:
 def _receiver_types(pf: ParsedFile, index: ResolveIndex) -> dict[tuple[str, str], tuple[str, str]]:
     """(scope, bound name) → (path, class qualname) for names bound to a class's
     instance (``x = Cls(...)``, ``x = make()`` after ``def make() -> Cls``, a parameter
-    ``x: Cls`` or ``x: Cls = ...`` in a function; ``self.x = Cls(...)``, ``self.x: Cls``, ``self.x = x`` after one of those, or ``x: Cls``
-    in the class body, keyed by the class). A name bound to a class and to its subclasses
-    (``self.lang: Base = Sub()``) is typed as that class; to two unrelated ones, not at all."""
+    ``x: Cls`` or ``x: Cls = ...`` in a function; ``self.x = Cls(...)``, ``self.x: Cls``,
+    ``self.x = x`` after one of those, or ``x: Cls`` in the class body, keyed by the class).
+    A name bound to a class and to its subclasses (``self.lang: Base = Sub()``) is typed
+    as that class; to two unrelated ones, not at all."""
     found: dict[tuple[str, str], set[tuple[str, str]]] = {}
     copies = []  # self.x = x: typed once the names of its function are
     for ref in pf.refs:
