@@ -533,12 +533,16 @@ def test_python_annotated_parameters_and_aliases_type_a_receiver():
 
 
 def test_python_return_annotations_type_what_a_call_binds():
-    # x = make() after def make() -> Cart; -> "Cart", Optional[Bag] and a classmethod too.
+    # x = make() after def make() -> Cart; -> "Cart", Optional[Bag] and a classmethod too;
+    # a property so annotated types what follows it (self.owner.greet(), cart.owner.greet()).
     # No annotation, a union of two classes, or a function bound without a call: untyped.
     shop = (
         "from typing import Optional\n\n"
+        "class Person:\n    def greet(self):\n        pass\n\n"
         "class Cart:\n    def add(self):\n        pass\n\n"
         "    @classmethod\n    def empty(cls) -> \"Cart\":\n        return cls()\n\n"
+        "    @property\n    def owner(self) -> Person:\n        return Person()\n\n"
+        "class Trolley(Cart):\n    def push(self):\n        self.owner.greet()\n\n"
         "class Bag:\n    def add(self):\n        pass\n\n"
         "def make_cart() -> Cart:\n    return Cart()\n\n"
         "def find_bag() -> Optional[Bag]:\n    return None\n\n"
@@ -552,12 +556,17 @@ def test_python_return_annotations_type_what_a_call_binds():
         "def emptied():\n    cart = Cart.empty()\n    cart.add()\n\n"
         "def plain():\n    x = untyped()\n    x.add()\n\n"
         "def union():\n    y = either()\n    y.add()\n\n"
+        "def visit(cart: Cart):\n    cart.owner.greet()\n\n"
         "class Holder:\n"
         "    def __init__(self):\n        self.cart = make_cart()\n        self.maker = make_cart\n\n"
         "    def run(self):\n        self.cart.add()\n        self.maker.add()\n"
     )
     edges = _python_edges({"shop.py": shop, "use.py": use})
     calls = {(src, dst) for src, kind, dst in edges if kind == "call" and dst.endswith(".add")}
+    greets = {(src, dst) for src, kind, dst in _python_edges({"shop.py": shop, "use.py": use}, of="shop.py")
+              if kind == "call" and dst.endswith(".greet")}
+    assert greets == {("shop.py:Trolley.push", "shop.py:Person.greet")}
+    assert ("use.py:visit", "call", "shop.py:Person.greet") in edges
     assert calls == {
         ("use.py:made", "shop.py:Cart.add"),
         ("use.py:found", "shop.py:Bag.add"),

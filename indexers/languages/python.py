@@ -396,13 +396,31 @@ def _bound_keys(ref, self_attr: bool, pf: ParsedFile, index: ResolveIndex) -> li
 
 
 def _typed_receiver(chain, scope, receivers, pf, index) -> tuple[str, str] | None:
+    """The class of the receiver of a chain's last part: a typed name (``cart.add``), a
+    typed attribute of self (``self.client.send``), or a property of either annotated to
+    return a class (``self.variable.copy`` after ``def variable(self) -> Variable``)."""
     if len(chain) == 2 and (scope, chain[0]) in receivers:
         return receivers[(scope, chain[0])]
-    if len(chain) == 3 and chain[0] == "self":
+    if len(chain) != 3:
+        return None
+    if chain[0] == "self":
         owner = _enclosing_class(pf, scope, index)
-        if owner is not None:
-            return receivers.get((owner, f"self.{chain[1]}"))
-    return None
+        if owner is None:
+            return None
+        typed = receivers.get((owner, f"self.{chain[1]}"))
+        if typed is not None:
+            return typed
+        holder = (pf.path, owner)
+    elif (scope, chain[0]) in receivers:
+        holder = receivers[(scope, chain[0])]
+    else:
+        return None
+    found = index.member(*holder, chain[1], _bases(index))
+    if found is None:
+        return None
+    path, _, qualname = found.rpartition(":")
+    returned = _returned_class(_Target(path=path, qualname=qualname), index)
+    return (returned.path, returned.qualname) if returned is not None else None
 
 
 def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
