@@ -891,10 +891,11 @@ def run_ctxfold(
     build_index(tree)
     target = tree
     if warm is not None:
-        # One workspace per tree, as a server holds: recall latency is then per call,
-        # not the index load and full-text build that come once per session.
+        # One workspace per tree, warmed as a server warms it as it starts: recall latency
+        # is then per call, not the index load, full-text build and git history read
+        # that come once per session.
         target = warm(tree)
-        target.fresh_views()
+        target.warm()
     build_s = clock() - started
     packs = {}
     for budget in budgets:

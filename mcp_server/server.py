@@ -59,8 +59,7 @@ async def _run(ctx: Context | None, ws: Workspace, fn, *args, **kwargs):
 
 def _warm(ws: Workspace) -> None:
     try:
-        ws.fresh_views()
-        ws.commit_index(ws.history())  # reads git history once per HEAD: seconds on a long one
+        ws.warm()
     except Exception:  # the first call will report the problem to the agent
         log.warning("warming the index failed", exc_info=True)
 

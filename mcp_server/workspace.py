@@ -194,6 +194,13 @@ class Workspace:
         self.refresh(progress)
         return self.views()
 
+    def warm(self) -> Views:
+        """What a first recall would otherwise pay for: the index brought up to date, the
+        graph and full-text index, and git history (seconds on a long one)."""
+        v = self.fresh_views()
+        self.commit_index(self.history())
+        return v
+
     def history(self) -> History:
         """What git history says at HEAD (issue numbers, recent commits), read once per HEAD."""
         with self._history_lock:
