@@ -19,6 +19,7 @@ from indexers.graph import add_code_edges, add_semantic_edges, build_graph
 from indexers.history import History, load_history, own_names
 from indexers.paths import store_dir_for
 from indexers.store import StoreBusy
+from indexers.tokens import get_encoding
 from indexers.types import Symbol
 
 from .errors import CtxfoldError
@@ -196,9 +197,12 @@ class Workspace:
 
     def warm(self) -> Views:
         """What a first recall would otherwise pay for: the index brought up to date, the
-        graph and full-text index, and git history (seconds on a long one)."""
+        graph and full-text index, git history (seconds on a long one) and the tokenizer."""
+        from .settings import SETTINGS
+
         v = self.fresh_views()
         self.commit_index(self.history())
+        get_encoding(SETTINGS.encoding)
         return v
 
     def history(self) -> History:
