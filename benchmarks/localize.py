@@ -892,8 +892,8 @@ def run_ctxfold(
     target = tree
     if warm is not None:
         # One workspace per tree, warmed as a server warms it as it starts: recall latency
-        # is then per call, not the index load, full-text build and git history read
-        # that come once per session.
+        # is then per call, not the index load, full-text build, git history read and
+        # tokenizer load that come once per session.
         target = warm(tree)
         target.warm()
     build_s = clock() - started
