@@ -415,12 +415,15 @@ def _typed_receiver(chain, scope, receivers, pf, index) -> tuple[str, str] | Non
         holder = receivers[(scope, chain[0])]
     else:
         return None
-    found = index.member(*holder, chain[1], _bases(index))
-    if found is None:
-        return None
-    path, _, qualname = found.rpartition(":")
-    returned = _returned_class(_Target(path=path, qualname=qualname), index)
-    return (returned.path, returned.qualname) if returned is not None else None
+    # Many calls go through the same few attributes (self.args, self.env): memoized per index.
+    memo = index.cache.setdefault("python.properties", {})
+    key = (*holder, chain[1])
+    if key not in memo:
+        found = index.member(*holder, chain[1], _bases(index))
+        path, _, qualname = (found or "").rpartition(":")
+        returned = _returned_class(_Target(path=path, qualname=qualname), index) if found else None
+        memo[key] = (returned.path, returned.qualname) if returned is not None else None
+    return memo[key]
 
 
 def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
