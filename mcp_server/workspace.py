@@ -23,6 +23,7 @@ from indexers.tokens import get_encoding
 from indexers.types import Symbol
 
 from .errors import CtxfoldError
+from .settings import SETTINGS
 from .textindex import CommitIndex, TextIndex
 
 log = logging.getLogger("ctxfold")
@@ -198,8 +199,6 @@ class Workspace:
     def warm(self) -> Views:
         """What a first recall would otherwise pay for: the index brought up to date, the
         graph and full-text index, git history (seconds on a long one) and the tokenizer."""
-        from .settings import SETTINGS
-
         v = self.fresh_views()
         self.commit_index(self.history())
         get_encoding(SETTINGS.encoding)
