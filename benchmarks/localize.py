@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import ast
 import base64
+import gc
 import gzip
 import hashlib
 import json
@@ -48,6 +49,7 @@ COMPLETE_SUFFIX = ".complete"  # marker beside a tree whose extraction finished
 
 Counter = Callable[[str], int]
 Clock = Callable[[], float]
+SLOW_MS = 1000  # a recall slower than this is logged with where its time went
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,7 @@ class Pack:
     tokens: int
     latency_ms: float
     error: str | None = None  # a failed call: an empty pack, counted as a miss
+    timings: dict[str, float] = field(default_factory=dict)  # ms: recall's phases, cpu, gc
 
 
 def holds(item: PackedItem, gold: GoldFunction) -> bool:
@@ -185,7 +188,8 @@ def pack_from_recall(result: dict, latency_ms: float) -> Pack:
         )
         for it in result.get("items", [])
     ]
-    return Pack(items=items, tokens=int(result.get("tokens") or 0), latency_ms=latency_ms)
+    return Pack(items=items, tokens=int(result.get("tokens") or 0), latency_ms=latency_ms,
+                timings=dict(result.get("timings") or {}))
 
 
 # --------------------------------------------------------------------------- metrics
@@ -883,10 +887,9 @@ def run_ctxfold(
         from indexers.build import build_index
     warm = None
     if recall is None:
-        from mcp_server.recall import recall
         from mcp_server.workspace import Workspace
 
-        warm = Workspace
+        recall, warm = _timed_recall, Workspace
     started = clock()
     build_index(tree)
     target = tree
@@ -907,6 +910,42 @@ def run_ctxfold(
             continue
         packs[budget] = pack_from_recall(result, (clock() - started) * 1000)
     return SystemRun(build_s, packs)
+
+
+class _GcTime:
+    """Milliseconds the garbage collector paused this process since ``start``."""
+
+    def __init__(self):
+        self.ms, self._started = 0.0, 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.ms += (time.perf_counter() - self._started) * 1000
+
+    def __enter__(self):
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        gc.callbacks.remove(self)
+
+
+def _timed_recall(ws, task: str, budget: int, fmt: str = "json") -> dict:
+    """ctxfold's recall as JSON, with where its time went: each phase, the process's CPU
+    time and the garbage collector's pauses (ms). A call whose wall time is far above its
+    CPU time waited on the machine (disk, other processes), not on ctxfold's work."""
+    from mcp_server.recall import recall
+
+    assert fmt == "json", "the benchmark reads recall's JSON"
+
+    cpu = time.process_time()
+    with _GcTime() as gc_time:
+        result = recall(ws, task, budget)
+    timings = {k: round(ms, 1) for k, ms in result.timings.items()}
+    timings |= {"cpu": round((time.process_time() - cpu) * 1000, 1), "gc": round(gc_time.ms, 1)}
+    return result.to_json() | {"timings": timings}
 
 
 def _run_bm25(build: Callable[[], tuple[list, Bm25Index]], pack: Callable, task: str,
@@ -1068,6 +1107,7 @@ def result_json(result: InstanceResult) -> dict:
             "budgets": {
                 str(b): {
                     **_score_json(result.scores[name][b]),
+                    **({"timings": pack.timings} if pack.timings else {}),
                     "items": [_item_json(i) for i in pack.items],
                 }
                 for b, pack in run.packs.items()
@@ -1295,6 +1335,12 @@ def main(
         for name, error in result.errors.items():
             if not name.endswith(":traceback"):
                 print(f"  {name} failed: {error}", file=stderr, flush=True)
+        for name, run in result.runs.items():
+            for budget, pack in run.packs.items():
+                if pack.timings and pack.latency_ms > SLOW_MS:
+                    phases = ", ".join(f"{k} {v:.0f}" for k, v in pack.timings.items())
+                    print(f"  slow: {name} at {budget} took {pack.latency_ms:.0f} ms ({phases})",
+                          file=stderr, flush=True)
         results.append(result)
         if args.out:
             _write_json(args.out, _results_document(args, results))

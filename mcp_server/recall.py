@@ -74,6 +74,7 @@ class RecallResult:
     omitted: list[dict]
     seconds: float = 0.0
     facts: list[FactLine] = field(default_factory=list)  # served above the code, best first
+    timings: dict[str, float] = field(default_factory=dict)  # ms per phase (Stopwatch)
 
     def to_json(self) -> dict:
         return {
@@ -88,6 +89,23 @@ class RecallResult:
 
 
 FactsProvider = Callable[[str, set[str], set[str]], list[FactLine]]
+
+
+class Stopwatch:
+    """Milliseconds spent in each phase of one recall, for the log and the benchmark."""
+
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self._mark = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        """Charge the time since the last lap to ``phase``."""
+        now = time.perf_counter()
+        self.laps[phase] = self.laps.get(phase, 0.0) + (now - self._mark) * 1000
+        self._mark = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{phase} {ms:.0f}" for phase, ms in self.laps.items())
 
 
 # --- ranking -------------------------------------------------------------------------
@@ -244,7 +262,8 @@ def _pointed_at(seeds: SeedSet, sid: str) -> bool:
 
 
 def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings = SETTINGS,
-         fact_lines: list[FactLine] = ()) -> list[Candidate]:
+         fact_lines: list[FactLine] = (), watch: Stopwatch | None = None) -> list[Candidate]:
+    watch = watch or Stopwatch()
     # Full-text search reads the task without its template matter; tracebacks and names
     # are taken from all of it (a traceback is often inside <details>).
     words = strip_boilerplate(task, s.strip_environment) if s.strip_boilerplate else task
@@ -252,10 +271,12 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
     query = search_text(words, s.title_repeat, s.span_repeat)
     text_hits = fuse_vector_hits(ws.text.search(query, limit=s.text_hits, max_df=s.text_max_df),
                                  vector_hits(ws, words, s), s.vector_weight)
+    watch.lap("text")
     numbers = referenced_numbers(task, ws.own_names(v))[: s.issue_refs]
     history = ws.history() if numbers or s.similar_commits else None  # one `git rev-parse`
     refs = history.refs if numbers else {}
     changed_for = {n: [p for p in refs[n] if p in v.by_path] for n in numbers if n in refs}
+    watch.lap("history")
     seeds = collect_seeds(v, task, focus, text_hits, s.contained_name_seed, changed_for, s.drop_links)
     for fact in fact_lines:  # facts pull their code in
         for sid in fact.anchors:
@@ -277,7 +298,9 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
     key = (s.callee_share, s.max_fanout)
     if v.neighbours_key != key:  # neighbour lists are cached for one set of these settings
         v.neighbours, v.neighbours_key = {}, key
+    watch.lap("seeds")
     scores, via = _diffuse(v, seeds, s)
+    watch.lap("diffuse")
     # File prior: a file holding several strong seeds lifts every symbol in it.
     file_seed: dict[str, list[float]] = {}
     for sid, seed in seeds.seeds.items():
@@ -299,6 +322,7 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
         for p, w in votes.items():
             prior[p] = prior.get(p, 0.0) + s.commit_prior * w / top_vote
         commit_why = {p: why for p, why in commit_why.items() if votes[p] >= 0.5 * top_vote}
+    watch.lap("priors")
     for paths in changed_for.values():  # the files changed for an issue the task names
         for p in paths:
             prior[p] = prior.get(p, 0.0) + s.issue_ref_prior / math.sqrt(len(paths))
@@ -321,6 +345,7 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
             why.append(commit_why[v.symbols[sid].path])
         out.append(Candidate(v.symbols[sid], final[sid], why or ["near a seed"]))
     out.sort(key=lambda c: (-c.score, c.sym.path, c.sym.start_line))
+    watch.lap("order")
     return out
 
 
@@ -428,11 +453,14 @@ def recall(
         raise CtxfoldError(f"unknown format {fmt!r}: use markdown or json")
     focus = [f for f in (focus or []) if f and f.strip()]
 
+    watch = Stopwatch()
     v = ws.fresh_views()
+    watch.lap("fresh")
     # Facts twice: those the task's words match seed the ranking; then those anchored in
     # (or near) the code that ranked high are served with it.
     text_facts = facts(task, set(), set(), mark=False) if facts is not None else []
-    candidates = rank(ws, v, task, focus, settings, text_facts)
+    watch.lap("facts")
+    candidates = rank(ws, v, task, focus, settings, text_facts, watch)
     src = _Source(ws.repo)
     enc = settings.encoding
 
@@ -440,6 +468,7 @@ def recall(
     if facts is not None:
         top_ids = {c.sym.id for c in candidates[:50]}
         fact_lines = facts(task, top_ids, {c.sym.path for c in candidates[:50]})
+        watch.lap("facts")
 
     # Plan with per-item token counts, then render and count exactly.
     reserve = int(budget * settings.manifest_share) + 60
@@ -488,6 +517,7 @@ def recall(
             remaining -= cost
 
     left_out = [c for c in pool if c.sym.id not in chosen and not _covered(chosen, c.sym)]
+    watch.lap("pack")
     freshness = ws.freshness_note or f"index fresh (generation {ws.indexer.generation})"
     notes = []
     unknown = unknown_focus(v, focus)
@@ -546,7 +576,10 @@ def recall(
          "end_line": c.sym.end_line, "tokens": c.sym.tokens_full, "score": round(c.score, 4)}
         for c in left_out[: settings.manifest_items]
     ]
-    result = RecallResult(budget, tokens, enc, text, items, omitted, time.perf_counter() - started, fact_lines)
+    watch.lap("render")
+    seconds = time.perf_counter() - started
+    (log.info if seconds > 1.0 else log.debug)("recall in %.0f ms (%s)", seconds * 1000, watch)
+    result = RecallResult(budget, tokens, enc, text, items, omitted, seconds, fact_lines, watch.laps)
     return result.to_json() if fmt == "json" else result
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,8 @@ from benchmarks.localize import (  # noqa: E402
     PackedItem,
     SourceCache,
     SourceFile,
+    _GcTime,
+    _timed_recall,
     absent_files,
     evaluate_instance,
     holds,
@@ -270,6 +274,28 @@ def test_run_ctxfold_builds_once_recalls_each_budget_and_times_calls(tmp_path):
     assert run.packs[2000].latency_ms == 250.0 and run.packs[2000].tokens == 1000
     assert run.packs[4000].error == "RuntimeError: index is stale" and run.packs[4000].items == []
     assert run.packs[8000].items[0].symbol == "f"
+
+
+def test_a_timed_recall_says_where_its_time_went(workspace):
+    started = time.perf_counter()
+    data = _timed_recall(workspace, "Cart.checkout fails: reserve raises out of stock", 1500)
+    wall_ms = (time.perf_counter() - started) * 1000
+    timings = data.pop("timings")
+    assert {"fresh", "text", "seeds", "diffuse", "priors", "order", "pack", "render", "cpu", "gc"} <= set(timings)
+    assert all(ms >= 0 for ms in timings.values())
+    phases = sum(ms for k, ms in timings.items() if k not in ("cpu", "gc"))
+    assert 0 < phases <= wall_ms + 1
+    assert data["items"][0]["symbol"] and data["tokens"] <= 1500  # the JSON recall returns
+    pack = pack_from_recall(data | {"timings": timings}, wall_ms)
+    assert pack.timings == timings
+
+
+def test_gc_time_counts_collections_inside_its_block():
+    with _GcTime() as gc_time:
+        garbage = [[i] for i in range(100_000)]
+        gc.collect()
+    assert gc_time.ms > 0 and _GcTime not in map(type, gc.callbacks)
+    del garbage
 
 
 def test_a_failing_system_or_tree_is_a_miss_and_the_others_still_run(tmp_path):
