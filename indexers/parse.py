@@ -29,6 +29,7 @@ MAX_DOC_CHARS = 600
 # Definitions nested in these may be symbols; a def inside a function body is not.
 CONTAINER_KINDS = {"class", "struct", "interface", "trait", "enum", "impl", "module"}
 _WS = re.compile(r"\s+")
+_OVERLOAD = re.compile(r"@(?:\w+\.)*overload\b")  # a decorator, as a signature holds it
 _CHAIN_SPLIT = re.compile(r"\s*(?:\?\.|\.|::|->)\s*")
 _IDENT = re.compile(r"^[A-Za-z_$][\w$]*$")
 
@@ -213,13 +214,19 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
         sigs.append(signature)
         def_qualnames[node_id] = qualname
 
-    # Duplicate qualified names (overloads, redefinitions): keep the first, number the rest.
-    seen: dict[str, int] = {}
-    for sym in symbols:
-        n = seen.get(sym.qualname, 0)
-        seen[sym.qualname] = n + 1
-        if n:
-            sym.qualname = f"{sym.qualname}#{n + 1}"
+    # Duplicate qualified names: the n-th definition of a name is ``name#n``, except the
+    # one that keeps the plain name, which a call to the name resolves to: the first that
+    # is not an ``@overload`` stub (Python calls the implementation after its stubs), so
+    # of a getter and its setter, the getter.
+    by_name: dict[str, list[Symbol]] = {}
+    for sym in sorted(symbols, key=lambda s: s.start_line):
+        by_name.setdefault(sym.qualname, []).append(sym)
+    for same in by_name.values():
+        if len(same) > 1:
+            primary = next((s for s in same if not _OVERLOAD.search(s.signature)), same[0])
+            for n, sym in enumerate(same, 1):
+                if sym is not primary:
+                    sym.qualname = f"{sym.qualname}#{n}"
     counts = count_many(texts + sigs)
     for i, sym in enumerate(symbols):
         sym.tokens_full, sym.tokens_sig = counts[i], counts[len(symbols) + i]

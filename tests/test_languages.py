@@ -574,6 +574,29 @@ def test_python_return_annotations_type_what_a_call_binds():
     }
 
 
+def test_python_overload_stubs_are_numbered_and_the_implementation_keeps_the_name():
+    # Python calls the def after the @overload stubs: it is what the name stands for, in
+    # symbols and in call edges. Of a property's getter and setter, the getter does.
+    shop = (
+        "import typing\nfrom typing import overload\n\n"
+        "class Cart:\n"
+        "    @overload\n    def get(self, key: int) -> int: ...\n"
+        "    @typing.overload\n    def get(self, key: str) -> str: ...\n"
+        "    def get(self, key):\n        return self.lookup(key)\n\n"
+        "    def lookup(self, key):\n        return key\n\n"
+        "    @property\n    def owner(self):\n        return 1\n\n"
+        "    @owner.setter\n    def owner(self, value):\n        pass\n"
+    )
+    use = "from shop import Cart\n\ndef run(cart: Cart):\n    return cart.get(1), cart.owner\n"
+    parsed = parse_source("shop.py", "python", shop.encode(), shop)
+    spans = {s.qualname: (s.start_line, s.end_line) for s in parsed.symbols if s.parent == "Cart"}
+    assert spans == {"Cart.get#1": (5, 6), "Cart.get#2": (7, 8), "Cart.get": (9, 10), "Cart.lookup": (12, 13),
+                     "Cart.owner": (15, 17), "Cart.owner#2": (19, 21)}
+    edges = _python_edges({"shop.py": shop, "use.py": use}, of=None)
+    assert ("use.py:run", "call", "shop.py:Cart.get") in edges
+    assert ("shop.py:Cart.get", "call", "shop.py:Cart.lookup") in edges
+
+
 def test_python_attributes_typed_from_parameters_and_annotations_type_a_receiver():
     # self.client = client after client: Client; self.env: Env = None; env: Env in a
     # class body (dataclass style); a name bound to a class and its subclass is typed as
