@@ -7,6 +7,7 @@ holds a lock and swaps in new read-only views.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -27,6 +28,17 @@ from .settings import SETTINGS
 from .textindex import CommitIndex, TextIndex
 
 log = logging.getLogger("ctxfold")
+
+
+def settle_heap() -> None:
+    """Take what is loaded now out of Python's full garbage collections. An index holds
+    about a million objects on a large repository (sympy: 0.9M), and a full collection walks
+    them all: a quarter of a second, more in a bigger process, paid by whichever call it
+    falls in. Frozen objects are still freed when nothing refers to them; a cycle among
+    them waits for the next settle, which unfreezes and collects first."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass
@@ -69,6 +81,7 @@ class Workspace:
         self._commit_index: tuple[str, CommitIndex] | None = None  # (HEAD, index of its commits)
         self._history_lock = threading.Lock()  # its own: a first read of history takes seconds
         self._own_names: set[str] | None = None
+        self._warmed = False  # warm() ran: the heap is settled after each rebuild of the views
 
     # --- freshness ---------------------------------------------------------------
 
@@ -100,8 +113,10 @@ class Workspace:
                 v = self._build_views()
             elif v.generation != self.indexer.generation and not self._patch_views(v):
                 v = self._build_views()
-            self._views = v
+            rebuilt, self._views = v is not self._views, v
             self.text.sync(self.repo, self.indexer.files)
+            if rebuilt and self._warmed:
+                settle_heap()  # the old views are garbage now, the new ones long-lived
             return v
 
     def _build_views(self) -> Views:
@@ -198,10 +213,14 @@ class Workspace:
 
     def warm(self) -> Views:
         """What a first recall would otherwise pay for: the index brought up to date, the
-        graph and full-text index, git history (seconds on a long one) and the tokenizer."""
+        graph and full-text index, git history (seconds on a long one) and the tokenizer;
+        then all of it settled out of full garbage collections (``settle_heap``), here and
+        after every rebuild of the views. For a process that serves this workspace."""
         v = self.fresh_views()
         self.commit_index(self.history())
         get_encoding(SETTINGS.encoding)
+        settle_heap()
+        self._warmed = True
         return v
 
     def history(self) -> History:

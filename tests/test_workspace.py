@@ -1,6 +1,12 @@
-"""After an edit, the served views are patched in place and equal a full rebuild."""
+"""After an edit, the served views are patched in place and equal a full rebuild; a
+warmed workspace is kept out of full garbage collections, and still freed when dropped."""
 
 from __future__ import annotations
+
+import gc
+import weakref
+
+import pytest
 
 from mcp_server.workspace import Workspace
 
@@ -26,3 +32,32 @@ def test_patched_views_equal_a_full_rebuild(workspace, pyshop):
     assert snapshot(patched) == snapshot(rebuilt)
     assert ("shop/pricing.py:shipping", "shop/pricing.py:with_tax") in patched.graph.edges
     assert not any(n.startswith("shop/payment.py") for n in patched.graph.nodes)
+
+
+@pytest.fixture
+def unfrozen():
+    yield
+    gc.unfreeze()  # the rest of the session collects as usual
+
+
+def _collected(obj) -> bool:
+    """Whether full garbage collections walk ``obj`` (frozen objects are not listed)."""
+    return any(o is obj for o in gc.get_objects())
+
+
+def test_a_warmed_workspace_is_settled_out_of_full_collections(workspace, unfrozen):
+    v = workspace.warm()
+    assert not _collected(v.symbols) and not _collected(v.graph)
+    v.semantic_stamp = ("changed",)  # the next views are a full rebuild: settled too
+    rebuilt = workspace.views()
+    assert rebuilt is not v and not _collected(rebuilt.symbols)
+    assert _collected({"young": []}.get("young"))  # what is made afterwards is collected as ever
+
+
+def test_a_dropped_warmed_workspace_is_freed_even_in_a_cycle(pyshop, unfrozen):
+    first = Workspace(pyshop)
+    views = weakref.ref(first.warm())
+    first.itself = first  # a reference cycle: only the garbage collector can free it
+    del first
+    Workspace(pyshop).warm()
+    assert views() is None
