@@ -913,7 +913,7 @@ def run_ctxfold(
 
 
 class _GcTime:
-    """Milliseconds the garbage collector paused this process since ``start``."""
+    """Milliseconds the garbage collector paused this process inside a ``with`` block."""
 
     def __init__(self):
         self.ms, self._started = 0.0, 0.0
