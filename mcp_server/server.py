@@ -72,6 +72,7 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
     @asynccontextmanager
     async def lifespan(server: MCPServer):
         ws = Workspace(root, store)
+        ws.long_lived = True  # its index is settled out of full garbage collections once built
         log.info("ctxfold serving %s (store %s)", ws.repo, ws.store_dir)
         # With an index on disk, warm up in the background (load it, bring it up to date,
         # build the graph and full-text index, read git history) so the first call does

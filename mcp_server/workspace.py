@@ -81,7 +81,9 @@ class Workspace:
         self._commit_index: tuple[str, CommitIndex] | None = None  # (HEAD, index of its commits)
         self._history_lock = threading.Lock()  # its own: a first read of history takes seconds
         self._own_names: set[str] | None = None
-        self._warmed = False  # warm() ran: the heap is settled after each rebuild of the views
+        # A server's workspace (or one warmed): the heap is settled after each full build
+        # of the views, the first one included.
+        self.long_lived = False
 
     # --- freshness ---------------------------------------------------------------
 
@@ -115,7 +117,7 @@ class Workspace:
                 v = self._build_views()
             rebuilt, self._views = v is not self._views, v
             self.text.sync(self.repo, self.indexer.files)
-            if rebuilt and self._warmed:
+            if rebuilt and self.long_lived:
                 settle_heap()  # the old views are garbage now, the new ones long-lived
             return v
 
@@ -219,8 +221,8 @@ class Workspace:
         v = self.fresh_views()
         self.commit_index(self.history())
         get_encoding(SETTINGS.encoding)
-        settle_heap()
-        self._warmed = True
+        settle_heap()  # history and its commit index too
+        self.long_lived = True
         return v
 
     def history(self) -> History:

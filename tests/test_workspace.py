@@ -54,6 +54,14 @@ def test_a_warmed_workspace_is_settled_out_of_full_collections(workspace, unfroz
     assert _collected({"young": []}.get("young"))  # what is made afterwards is collected as ever
 
 
+def test_a_served_workspace_settles_its_first_build(pyshop, unfrozen):
+    ws = Workspace(pyshop)
+    ws.long_lived = True  # as the server opens it: with no index yet, the first call builds
+    v = ws.fresh_views()
+    assert not _collected(v.symbols)
+    assert _collected(Workspace(pyshop).fresh_views().symbols)  # a one-shot command's is not
+
+
 def test_a_dropped_warmed_workspace_is_freed_even_in_a_cycle(pyshop, unfrozen):
     first = Workspace(pyshop)
     views = weakref.ref(first.warm())
