@@ -51,7 +51,8 @@ def test_a_warmed_workspace_is_settled_out_of_full_collections(workspace, unfroz
     v.semantic_stamp = ("changed",)  # the next views are a full rebuild: settled too
     rebuilt = workspace.views()
     assert rebuilt is not v and not _collected(rebuilt.symbols)
-    assert _collected({"young": []}.get("young"))  # what is made afterwards is collected as ever
+    young = []
+    assert _collected(young)  # what is made afterwards is collected as ever
 
 
 def test_a_served_workspace_settles_its_first_build(pyshop, unfrozen):
