@@ -218,11 +218,13 @@ class Workspace:
         graph and full-text index, git history (seconds on a long one) and the tokenizer;
         then all of it settled out of full garbage collections (``settle_heap``), here and
         after every rebuild of the views. For a process that serves this workspace."""
-        v = self.fresh_views()
         self.commit_index(self.history())
         get_encoding(SETTINGS.encoding)
-        settle_heap()  # history and its commit index too
         self.long_lived = True
+        before = self._views
+        v = self.fresh_views()  # settles the heap if it builds the views
+        if v is before:
+            settle_heap()
         return v
 
     def history(self) -> History:

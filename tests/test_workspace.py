@@ -8,6 +8,7 @@ import weakref
 
 import pytest
 
+from mcp_server import workspace as workspace_module
 from mcp_server.workspace import Workspace
 
 
@@ -61,6 +62,18 @@ def test_a_served_workspace_settles_its_first_build(pyshop, unfrozen):
     v = ws.fresh_views()
     assert not _collected(v.symbols)
     assert _collected(Workspace(pyshop).fresh_views().symbols)  # a one-shot command's is not
+
+
+def test_warming_settles_the_heap_once(pyshop, monkeypatch, unfrozen):
+    settles = []
+    monkeypatch.setattr(workspace_module, "settle_heap", lambda: settles.append(1))
+    served = Workspace(pyshop)
+    served.long_lived = True  # as the server opens it, then warms it
+    served.warm()
+    built = Workspace(pyshop)
+    built.fresh_views()  # views already built: warming settles them itself
+    built.warm()
+    assert len(settles) == 2
 
 
 def test_a_dropped_warmed_workspace_is_freed_even_in_a_cycle(pyshop, unfrozen):
