@@ -85,15 +85,21 @@ def _name_rarity(v: Views, name: str) -> float:
     return 1.0 / math.sqrt(n) if n else 0.0
 
 
-def _names_containing(v: Views, name: str) -> list[str]:
-    """Symbol names (lowercased) that hold ``name`` as whole snake_case words, itself aside.
-    One search over all names joined, so a task with many names stays fast."""
+def name_runs(v: Views) -> tuple:
+    """Every symbol name as a run ``_words_``, joined, with where each starts: built once
+    per generation of the views."""
     if not v.name_runs or v.name_runs[0] != v.generation:
         keys = list(v.by_name)
         runs = [f"_{k.strip('_')}_" for k in keys]
         starts = list(itertools.accumulate((len(r) + 1 for r in runs), initial=0))
         v.name_runs = (v.generation, "\n".join(runs), starts, keys)
-    _, joined, starts, keys = v.name_runs
+    return v.name_runs
+
+
+def _names_containing(v: Views, name: str) -> list[str]:
+    """Symbol names (lowercased) that hold ``name`` as whole snake_case words, itself aside.
+    One search over all names joined, so a task with many names stays fast."""
+    _, joined, starts, keys = name_runs(v)
     run = f"_{name}_"
     found: dict[str, None] = {}
     at = joined.find(run)

@@ -53,7 +53,7 @@ class Views:
     by_name: dict[str, list[Symbol]] = field(default_factory=dict)  # lowercased name
     graph: object = None
     semantic: int = 0  # fresh semantic edges in the graph
-    neighbours: dict = field(default_factory=dict)  # recall's per-node neighbour lists, filled lazily
+    neighbours: dict = field(default_factory=dict)  # recall's per-node neighbour lists: lazily, or all by warm()
     neighbours_key: tuple = ()  # the recall settings those lists were made with
     name_runs: tuple = ()  # (generation, names joined for substring search, offsets, names); seeds.py
 
@@ -84,6 +84,7 @@ class Workspace:
         # A server's workspace (or one warmed): the heap is settled after each full build
         # of the views, the first one included.
         self.long_lived = False
+        self._warming = False
 
     # --- freshness ---------------------------------------------------------------
 
@@ -117,7 +118,7 @@ class Workspace:
                 v = self._build_views()
             rebuilt, self._views = v is not self._views, v
             self.text.sync(self.repo, self.indexer.files)
-            if rebuilt and self.long_lived:
+            if rebuilt and self.long_lived and not self._warming:
                 settle_heap()  # the old views are garbage now, the new ones long-lived
             return v
 
@@ -151,6 +152,10 @@ class Workspace:
         if into is None:
             return False
         g = v.graph
+        # Only the nodes whose edges this may change lose their cached neighbour lists:
+        # those of the files re-linked below and their neighbours, before and after.
+        relinked = resolved | changed | into
+        touched = self._around(v, relinked)
         for path in changed:
             for sym in v.by_path.pop(path, []):
                 v.symbols.pop(sym.id, None)
@@ -170,12 +175,24 @@ class Workspace:
                 self._add_file_symbols(v, path, pf.symbols)
                 g.add_node(f"{path}:")
                 g.add_nodes_from(s.id for s in pf.symbols)
-        for path in (resolved | changed | into) & self.indexer.files.keys():
+        for path in relinked & self.indexer.files.keys():
             add_code_edges(g, self.indexer.edges.get(path, []))
         add_semantic_edges(g, self._fresh(v.semantic_edges))
-        v.neighbours.clear()
+        for node in touched | self._around(v, relinked):
+            v.neighbours.pop(node, None)
         v.generation = generation
         return True
+
+    @staticmethod
+    def _around(v: Views, paths: set[str]) -> set[str]:
+        """The nodes of ``paths`` and every node that shares an edge with one of them."""
+        g = v.graph
+        nodes = [n for p in paths for n in (f"{p}:", *(s.id for s in v.by_path.get(p, []))) if n in g]
+        around = set(nodes)
+        for n in nodes:
+            around.update(g.succ[n])
+            around.update(g.pred[n])
+        return around
 
     def _semantic_stamp(self) -> tuple:
         """Changes when semantic edges are written (by any process) or when the agent's
@@ -215,16 +232,22 @@ class Workspace:
 
     def warm(self) -> Views:
         """What a first recall would otherwise pay for: the index brought up to date, the
-        graph and full-text index, git history (seconds on a long one) and the tokenizer;
-        then all of it settled out of full garbage collections (``settle_heap``), here and
-        after every rebuild of the views. For a process that serves this workspace."""
+        graph and full-text index, git history (seconds on a long one), the tokenizer and
+        recall's per-node lists (``prepare_views``); then all of it settled out of full
+        garbage collections (``settle_heap``), here and after every rebuild of the views.
+        For a process that serves this workspace."""
+        from .recall import prepare_views  # (recall imports this module)
+
         self.commit_index(self.history())
         get_encoding(SETTINGS.encoding)
         self.long_lived = True
-        before = self._views
-        v = self.fresh_views()  # settles the heap if it builds the views
-        if v is before:
-            settle_heap()
+        self._warming = True  # the heap is settled once, at the end
+        try:
+            v = self.fresh_views()
+        finally:
+            self._warming = False
+        prepare_views(v)
+        settle_heap()
         return v
 
     def history(self) -> History:

@@ -9,6 +9,7 @@ import weakref
 import pytest
 
 from mcp_server import workspace as workspace_module
+from mcp_server.recall import prepare_views, recall
 from mcp_server.workspace import Workspace
 
 
@@ -33,6 +34,20 @@ def test_patched_views_equal_a_full_rebuild(workspace, pyshop):
     assert snapshot(patched) == snapshot(rebuilt)
     assert ("shop/pricing.py:shipping", "shop/pricing.py:with_tax") in patched.graph.edges
     assert not any(n.startswith("shop/payment.py") for n in patched.graph.nodes)
+
+
+def test_patched_views_keep_only_neighbour_lists_that_still_hold(pyshop):
+    ws = Workspace(pyshop)
+    v = ws.warm()  # every node's list built
+    pricing = pyshop / "shop/pricing.py"
+    pricing.write_text(pricing.read_text() + "\n\ndef shipping(amount):\n    return with_tax(amount) + 5\n")
+    (pyshop / "shop/payment.py").unlink()
+    assert ws.fresh_views() is v  # patched in place
+    kept = dict(v.neighbours)
+    assert 0 < len(kept) < v.graph.number_of_nodes()  # some dropped, not all
+    v.neighbours = {}
+    prepare_views(v)  # every list made afresh from the patched graph
+    assert {n: v.neighbours[n] for n in kept} == kept
 
 
 @pytest.fixture
@@ -74,6 +89,17 @@ def test_warming_settles_the_heap_once(pyshop, monkeypatch, unfrozen):
     built.fresh_views()  # views already built: warming settles them itself
     built.warm()
     assert len(settles) == 2
+
+
+def test_warming_prepares_what_recall_would_build_and_settles_it(pyshop, unfrozen):
+    warmed = Workspace(pyshop)
+    v = warmed.warm()
+    assert set(v.neighbours) == set(v.graph) and v.name_runs[0] == v.generation
+    assert not _collected(v.neighbours)
+    task = "Why does Cart.checkout not respect stock levels when a discount_code is applied?"
+    cold = Workspace(pyshop)  # recall builds what it needs as it goes
+    assert recall(warmed, task, 2000, fmt="json")["items"] == recall(cold, task, 2000, fmt="json")["items"]
+    assert len(cold.views().neighbours) < len(v.neighbours)
 
 
 def test_a_dropped_warmed_workspace_is_freed_even_in_a_cycle(pyshop, unfrozen):
