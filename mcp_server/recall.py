@@ -142,8 +142,8 @@ def _neighbour_cache_for(v: Views, s: RecallSettings) -> None:
 
 def prepare_views(v: Views, s: RecallSettings = SETTINGS) -> None:
     """Build now what recall builds lazily, for a process that will serve many calls: every
-    node's neighbour list (0.6 s and 35 MB on sympy's 42k symbols, 115 ms of a first
-    recall there) and the names that seeds search inside."""
+    node's neighbour list (about a second and 36 MB on sympy's 42k symbols, 115 ms of a
+    first recall there) and the names that seeds search inside."""
     _neighbour_cache_for(v, s)
     for u in v.graph:
         _neighbours(v, u, s)
