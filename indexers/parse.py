@@ -9,6 +9,9 @@ Query captures, shared by every language's ``queries/<lang>.scm``:
                                or a parameter annotated ``target: Type``
   @copy.target + @copy.value   a name bound to another name: ``self.client = client``
   @import                      an import statement, handed to the language's hooks
+  @label.string                a string naming the symbol it is in: ``name = 'py'`` in a class
+  @label.args                  arguments that pass one string along with names defined in the
+                               file: ``register_directive('include', Include)``
 tree-sitter gives bytes and 0-based rows; everything leaving this module is 1-based lines.
 """
 
@@ -32,6 +35,8 @@ _WS = re.compile(r"\s+")
 _OVERLOAD = re.compile(r"@(?:\w+\.)*overload\b")  # a decorator, as a signature holds it
 _CHAIN_SPLIT = re.compile(r"\s*(?:\?\.|\.|::|->)\s*")
 _IDENT = re.compile(r"^[A-Za-z_$][\w$]*$")
+# What a label may be: a short name, or a slug such as ``source-read`` or ``py:class``.
+_LABEL = re.compile(r"[A-Za-z][\w.:-]{1,40}")
 
 
 def content_hash(data: bytes) -> str:
@@ -120,6 +125,7 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
     inherit_nodes: list[Node] = []
     type_nodes: list[Node] = []
     import_nodes: list[Node] = []
+    label_nodes: dict[str, list[Node]] = {"label.string": [], "label.args": []}
     assigns: list[tuple[Node, Node, str]] = []  # (target, callee or name, "assign" | "copy")
     for _, caps in QueryCursor(_query(language)).matches(root):
         bound = next((k for k in ("assign", "copy") if f"{k}.target" in caps and f"{k}.value" in caps), None)
@@ -140,6 +146,8 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
                 type_nodes.extend(nodes)
             elif cap_name == "import":
                 import_nodes.extend(nodes)
+            elif cap_name in label_nodes:
+                label_nodes[cap_name].extend(nodes)
 
     # Qualified names: walk up from each definition through containers.
     def qualify(node: Node) -> tuple[str | None, bool, str]:
@@ -258,11 +266,42 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
         chain = split_chain(text_of(value, data))
         if chain and len(chain) <= 8:
             parsed.refs.append(Ref(chain, value.start_point[0] + 1, scope_of(value), kind, text_of(target, data)))
+    _add_labels(symbols, label_nodes, scope_of, data)
     for node in import_nodes:
         parsed.imports.extend(lang.imports(node, data))
     if hasattr(lang, "package"):
         parsed.package = lang.package(root, data)
     return parsed
+
+
+def _add_labels(symbols: list[Symbol], nodes: dict[str, list[Node]], scope_of, data: bytes) -> None:
+    """The strings a symbol is registered under in its own file, which tasks quote (a
+    directive's ``.. include::``, ``domain='EX'``, an event ``source-read``) and code names
+    nowhere else. Only the first node of each string matters: ``(string (string_content))``."""
+    labels: dict[str, dict[str, None]] = {}  # qualname -> labels, in order
+
+    def add(qualname: str, node: Node | None) -> None:
+        text = text_of(node, data) if node is not None else ""
+        if qualname and _LABEL.fullmatch(text):
+            labels.setdefault(qualname, {})[text] = None
+
+    for node in nodes["label.string"]:
+        add(scope_of(node), node)
+    top_level = {s.qualname for s in symbols if s.kind in ("class", "function")}
+    for node in nodes["label.args"]:
+        strings = [c for c in node.named_children if c.type == "string"]
+        if len(strings) != 1:
+            continue
+        content = next((c for c in strings[0].named_children if c.type == "string_content"), None)
+        for arg in node.named_children:
+            named = arg.child_by_field_name("function") if arg.type == "call" else arg  # XRefRole()
+            if named is not None and named.type in ("identifier", "attribute"):
+                name = split_chain(text_of(named, data))[-1]
+                if name in top_level:
+                    add(name, content)
+    for sym in symbols:
+        if sym.qualname in labels:
+            sym.labels = " ".join(labels[sym.qualname])
 
 
 def is_identifier(part: str) -> bool:

@@ -31,7 +31,7 @@ from .errors import CtxfoldError
 from .paths import connect, make_store_dir, write_atomic
 from .types import Edge, FileRecord, Import, ParsedFile, Ref, Symbol
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 CODE_TABLES = ("files", "symbols", "edges")
 MANIFEST = "manifest.json"
 LOCK = "index.lock"
@@ -81,6 +81,7 @@ SCHEMAS = {
             ("hash", pa.string()),
             ("tokens_full", pa.int64()),
             ("tokens_sig", pa.int64()),
+            ("labels", pa.string()),
             ("search_text", pa.string()),
         ]
     ),
@@ -113,7 +114,8 @@ def split_identifier_words(text: str) -> str:
 
 def search_text(sym: Symbol) -> str:
     return " ".join(
-        [sym.qualname, split_identifier_words(sym.qualname), split_identifier_words(sym.signature), sym.doc[:300]]
+        [sym.qualname, split_identifier_words(sym.qualname), split_identifier_words(sym.signature), sym.labels,
+         sym.doc[:300]]
     )
 
 
@@ -176,6 +178,7 @@ def symbol_from_row(row: dict) -> Symbol:
         tokens_full=row["tokens_full"],
         tokens_sig=row["tokens_sig"],
         body_line=row["body_line"],
+        labels=row["labels"],
     )
 
 

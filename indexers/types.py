@@ -40,6 +40,7 @@ class Symbol:
     tokens_full: int = 0
     tokens_sig: int = 0
     body_line: int = 0  # first line of the body (0: no separate body)
+    labels: str = ""  # space-separated strings it is registered under in its file (parse.py)
 
     @property
     def id(self) -> str:

@@ -294,7 +294,7 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
     refs = history.refs if numbers else {}
     changed_for = {n: [p for p in refs[n] if p in v.by_path] for n in numbers if n in refs}
     watch.lap("history")
-    seeds = collect_seeds(v, task, focus, text_hits, s.contained_name_seed, changed_for, s.drop_links)
+    seeds = collect_seeds(v, task, focus, text_hits, s.contained_name_seed, changed_for, s.drop_links, s.label_seed)
     for fact in fact_lines:  # facts pull their code in
         for sid in fact.anchors:
             if sid in v.symbols:

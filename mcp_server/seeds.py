@@ -23,6 +23,13 @@ _DOTTED = re.compile(r"\b([A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)+)\b")
 _IDENT = re.compile(r"\b([A-Za-z_]\w{2,})\b")
 _SHORT_CALL = re.compile(r"\b([A-Za-z_]\w)\(")  # a two-letter name only when called: Eq(x, 0)
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
+# Strings a task quotes that code may register a class or function under (parse.py's
+# labels): 'EX', "include", an rst directive (.. include::), role (:py:class:) or field
+# (:param x:), a hyphenated slug (an event: source-read).
+_QUOTED = re.compile(r"""(?<!\w)(['"])([A-Za-z][\w.:-]{1,40})\1""")
+_RST_NAME = re.compile(r"^\s*\.\. ([\w:-]+)::|(?<![\w`]):([\w-]+(?::[\w-]+)?):|^\s*:([\w-]+)[ :]", re.M)
+_SLUG = re.compile(r"(?<![\w-])([a-z][a-z0-9]*(?:-[a-z0-9]+)+)(?![\w-])")
+_SPAN_WORD = re.compile(r"[A-Za-z][\w.:-]*")
 # A link to a file of a repository, at a line: .../blob/<ref>/pkg/mod.py#L120-L130
 _BLOB_LINK = re.compile(r"/blob/[^/\s]+/([\w./-]+\." + _EXT + r")(?:#L(\d+))?")
 # Links: their words (https, github, com, issues) match code that handles URLs, not the
@@ -174,6 +181,16 @@ def search_text(task: str, title_repeat: int, span_repeat: int) -> str:
     return "\n".join([task, *[title] * title_repeat, *spans * span_repeat])
 
 
+def quoted_strings(task: str) -> set[str]:
+    """The strings of a task that may be labels: see ``_QUOTED``."""
+    found = {m.group(2) for m in _QUOTED.finditer(task)} | set(_SLUG.findall(task))
+    names = [word.strip(".:") for span in _CODE_SPAN.findall(task) for word in _SPAN_WORD.findall(span)]
+    names += [next(g for g in m.groups() if g) for m in _RST_NAME.finditer(task)]
+    for name in names:  # py:class is the role class of the domain py
+        found.update([name, *name.split(":")])
+    return found
+
+
 def focus_seeds(v: Views, item: str) -> list[tuple[str, float, str]]:
     """What one focus item (a symbol id, a file, a name) points at: (symbol id, weight,
     reason); [] when it names nothing in the index."""
@@ -200,7 +217,7 @@ def unknown_focus(v: Views, focus: list[str]) -> list[str]:
 
 def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[str, float, list[str]]],
                   contained: float = 0.0, changed_for: dict[str, list[str]] | None = None,
-                  drop_link_words: bool = True) -> SeedSet:
+                  drop_link_words: bool = True, label_weight: float = 0.0) -> SeedSet:
     """``changed_for``: for each issue or pull request the task mentions, the indexed files
     that the commits for it changed (``indexers/history.py``)."""
     seeds = SeedSet()
@@ -227,6 +244,14 @@ def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[s
                 _seed_file(seeds, v, path, 1.5 * trust, f"file linked in the task ({path})")
     if drop_link_words:
         task = _URL.sub(" ", task)
+
+    # Strings the task quotes that code registers a symbol under: `.. include::` is the
+    # class Include, which the code never names "include" anywhere else.
+    if label_weight:
+        for label in quoted_strings(task):
+            syms = v.by_label.get(label, [])
+            for sym in syms:
+                seeds.add(sym.id, label_weight / math.sqrt(len(syms)), f"registered as {label!r}")
 
     # Paths named in the task: every symbol of the file, lightly.
     for m in _PATH.finditer(task):

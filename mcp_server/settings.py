@@ -33,6 +33,7 @@ class RecallSettings:
     vector_weight: float = 0.5  # the nearest one adds this share of the best text score
     vector_query_chars: int = 1500  # how much of the task is embedded to find them
     contained_name_seed: float = 2.0  # seed weight shared by the symbols whose names contain a snake_case name of the task
+    label_seed: float = 2.0  # seed weight shared by the symbols registered under a string the task quotes
     issue_refs: int = 5  # first issue/PR numbers of the task whose commits' files are seeded (0: off)
     similar_commits: int = 20  # past commits whose messages read most like the task (0: off)
     commit_prior: float = 2.0  # weight of the files they changed (the best = 1), added to the file prior

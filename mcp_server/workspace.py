@@ -51,6 +51,7 @@ class Views:
     symbols: dict[str, Symbol] = field(default_factory=dict)  # id -> Symbol
     by_path: dict[str, list[Symbol]] = field(default_factory=dict)
     by_name: dict[str, list[Symbol]] = field(default_factory=dict)  # lowercased name
+    by_label: dict[str, list[Symbol]] = field(default_factory=dict)  # a string it is registered under
     graph: object = None
     semantic: int = 0  # fresh semantic edges in the graph
     neighbours: dict = field(default_factory=dict)  # recall's per-node neighbour lists: lazily, or all by warm()
@@ -139,6 +140,8 @@ class Workspace:
         for sym in symbols:
             v.symbols[sym.id] = sym
             v.by_name.setdefault(sym.name.lower(), []).append(sym)
+            for label in sym.labels.split():
+                v.by_label.setdefault(label, []).append(sym)
 
     def _patch_views(self, v: Views) -> bool:
         """Bring views one update forward in place: drop the changed files' nodes, add
@@ -159,9 +162,10 @@ class Workspace:
         for path in changed:
             for sym in v.by_path.pop(path, []):
                 v.symbols.pop(sym.id, None)
-                same = v.by_name.get(sym.name.lower(), [])
-                if sym in same:
-                    same.remove(sym)
+                for key, table in [(sym.name.lower(), v.by_name)] + [(label, v.by_label) for label in sym.labels.split()]:
+                    same = table.get(key, [])
+                    if sym in same:
+                        same.remove(sym)
                 if sym.id in g:
                     g.remove_node(sym.id)
             if f"{path}:" in g:

@@ -290,3 +290,47 @@ def test_many_callers_do_not_starve_a_named_functions_callee(tmp_path):
     score = {c.sym.name: c.score for c in cands}
     assert score["align_cells"] >= 0.5 * score["write_line"]
     assert score["align_cells"] > 10 * max(s for name, s in score.items() if name.startswith("page_"))
+
+
+def test_a_string_the_task_quotes_recalls_what_code_registers_under_it(tmp_path):
+    ws = make_repo(tmp_path, {
+        "docs/directives.py": (
+            "class Include:\n    def run(self):\n        return self.read_lines()\n\n\n"
+            "class Literal:\n    def run(self):\n        return []\n\n\n"
+            "def setup(app):\n    app.add_directive('include', Include)\n    app.add_directive('literalinclude', Literal)\n"
+        ),
+        "docs/domains.py": "class PyDomain:\n    name = 'py'\n\n    def resolve(self, target):\n        return target\n",
+        "lint/imports.py": (
+            "class ImportsChecker:\n    msgs = {'W0611': ('Unused import %s', 'unused-import', 'Used when...')}\n\n"
+            "    def leave_module(self, node):\n        return node\n"
+        ),
+        "docs/events.py": (
+            "def on_source_read(app, source):\n    return source\n\n\n"
+            "def setup(app):\n    app.connect('source-read', on_source_read)\n"
+        ),
+        "docs/reader.py": "def read_source(path):\n    with open(path) as f:\n        return f.read()\n",
+    })
+    v = ws.fresh_views()
+    assert [s.id for s in v.by_label["include"]] == ["docs/directives.py:Include"]
+    assert [s.id for s in v.by_label["py"]] == ["docs/domains.py:PyDomain"]
+    assert [s.id for s in v.by_label["source-read"]] == ["docs/events.py:on_source_read"]
+    assert "unused-import" not in v.by_label  # a message a linter prints is no registration
+    assert "setup" not in {s.name for syms in v.by_label.values() for s in syms}  # the caller is not labelled
+
+    task = "Replacements are not applied to files pulled in with\n\n.. include:: other.rst\n"
+    result = recall(ws, task, 1000)
+    assert result.items[0].symbol.startswith("Include")
+    assert "registered as 'include'" in result.items[0].why
+    assert "docs/directives.py:Literal" not in collect_seeds(v, task, [], [], label_weight=2.0).seeds
+    assert "docs/directives.py:Include" not in collect_seeds(v, task, [], []).seeds  # off by default
+    seeds = collect_seeds(v, "source-read misses a name used in a `py:class` role", [], [], label_weight=2.0).seeds
+    assert {"docs/events.py:on_source_read", "docs/domains.py:PyDomain"} <= seeds.keys()
+
+    # Labels are stored with the index, and follow an edit.
+    assert [s.id for s in Workspace(tmp_path).fresh_views().by_label["include"]] == ["docs/directives.py:Include"]
+    (tmp_path / "docs/directives.py").write_text(
+        "class Include:\n    pass\n\n\ndef setup(app):\n    app.add_directive('insert', Include)\n")
+    ws.refresh()
+    v = ws.fresh_views()
+    assert "include" not in v.by_label or not v.by_label["include"]
+    assert [s.id for s in v.by_label["insert"]] == ["docs/directives.py:Include"]

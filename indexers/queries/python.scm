@@ -63,6 +63,13 @@
   type: (type [(binary_operator left: [(identifier) (attribute)] @assign.value right: (none))
                (binary_operator left: (none) right: [(identifier) (attribute)] @assign.value)]))
 
+; Labels: strings that name a class or function where code registers or dispatches by
+; name. A string set in a class body (name = 'py', alias = 'EX'); one string passed with
+; names (register_directive('include', Include), connect('source-read', handler)).
+(class_definition body: (block (expression_statement
+  (assignment right: (string (string_content) @label.string)))))
+(call arguments: (argument_list (string)) @label.args)
+
 ; Imports
 (import_statement) @import
 (import_from_statement) @import
