@@ -1,4 +1,4 @@
-"""search_symbols: exact name, qualified name, prefix, full-text, then fuzzy.
+"""search_symbols: exact name, qualified name, label, prefix, full-text, then fuzzy.
 
 Paging: every call gathers the same hit list for a query (tiers in a fixed order, each
 tier in a stable order, full-text reads at most FULLTEXT_CAP rows whatever the page) and
@@ -32,7 +32,7 @@ class Hit:
     start_line: int
     end_line: int
     signature: str
-    match: str  # exact, qualified, prefix, fulltext, fuzzy
+    match: str  # exact, qualified, label, prefix, fulltext, fuzzy
 
     @property
     def location(self) -> str:
@@ -185,6 +185,7 @@ def search_symbols(
     if ":" in qual:  # path:Qualified.name
         add([v.symbols[qual]] if qual in v.symbols else [], "qualified")
     add([s for s in v.by_name.get(leaf, []) if s.qualname.lower() == q or s.qualname.lower().endswith("." + q)], "qualified")
+    add(v.by_label.get(query, []), "label")  # registered under the query: source-read, 'EX'
     add([s for name, syms in v.by_name.items() if name.startswith(q) and name != q for s in syms], "prefix")
     ids, capped = _fulltext(ws, query, FULLTEXT_CAP, _fulltext_filter(kind, prefix_path))
     add([v.symbols[i] for i in ids if i in v.symbols], "fulltext", ordered=True)  # best score first

@@ -136,8 +136,9 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
         limit: Annotated[int, Field(description="Hits per page (1-200).")] = 20,
         offset: Annotated[int, Field(description="Skip this many hits (paging).")] = 0,
     ) -> str:
-        """Find where symbols are defined: exact name, qualified name, prefix, full-text over
-        names/signatures/docstrings, then fuzzy. Each hit gives the qualified name, kind,
+        """Find where symbols are defined: exact name, qualified name, a string code registers
+        them under (an event, a directive), prefix, full-text over names/signatures/docstrings,
+        then fuzzy. Each hit gives the qualified name, kind,
         path:start-end and signature. Use it to locate a definition before reading or editing."""
         from .search import search_symbols as do_search
 
