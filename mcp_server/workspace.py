@@ -113,10 +113,10 @@ class Workspace:
         with self._lock:
             stamp = self._semantic_stamp()
             v = self._views
-            if v is None or v.semantic_stamp != stamp:
+            if v is None or (v.generation != self.indexer.generation and not self._patch_views(v)):
                 v = self._build_views()
-            elif v.generation != self.indexer.generation and not self._patch_views(v):
-                v = self._build_views()
+            if v.semantic_stamp != stamp:
+                self._patch_semantic(v, stamp)
             rebuilt, self._views = v is not self._views, v
             self.text.sync(self.repo, self.indexer.files)
             if rebuilt and self.long_lived and not self._warming:
@@ -186,6 +186,26 @@ class Workspace:
             v.neighbours.pop(node, None)
         v.generation = generation
         return True
+
+    def _patch_semantic(self, v: Views, stamp: tuple) -> None:
+        """Swap the views' semantic edges for the current ones in place (an agent's coupling
+        fact, edges written by ``ctxfold enrich``): a semantic edge that had replaced a
+        weaker code edge gives that code edge back. Only the ends lose their neighbour lists."""
+        g = v.graph
+        ends: set[str] = set()
+        for e in v.semantic_edges:
+            if g.has_edge(e.src, e.dst) and g.edges[e.src, e.dst]["kind"] == "semantic":
+                g.remove_edge(e.src, e.dst)
+                ends.update((e.src, e.dst))
+                code = self.indexer.edges.get(e.src.rpartition(":")[0], [])
+                add_code_edges(g, [c for c in code if c.src == e.src and c.dst == e.dst])
+        v.semantic_edges = self._stored_semantic_edges()
+        fresh = self._fresh(v.semantic_edges)
+        v.semantic = add_semantic_edges(g, fresh)
+        ends.update(n for e in fresh for n in (e.src, e.dst))
+        for node in ends:
+            v.neighbours.pop(node, None)
+        v.semantic_stamp = stamp
 
     @staticmethod
     def _around(v: Views, paths: set[str]) -> set[str]:

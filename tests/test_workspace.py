@@ -1,4 +1,4 @@
-"""After an edit, the served views are patched in place and equal a full rebuild; a
+"""After an edit or new semantic edges, the served views are patched in place and equal a full rebuild; a
 warmed workspace is kept out of full garbage collections, and still freed when dropped."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import weakref
 
 import pytest
 
+from indexers.types import SemanticEdge
 from mcp_server import workspace as workspace_module
 from mcp_server.recall import prepare_views, recall
 from mcp_server.workspace import Workspace
@@ -34,6 +35,32 @@ def test_patched_views_equal_a_full_rebuild(workspace, pyshop):
     assert snapshot(patched) == snapshot(rebuilt)
     assert ("shop/pricing.py:shipping", "shop/pricing.py:with_tax") in patched.graph.edges
     assert not any(n.startswith("shop/payment.py") for n in patched.graph.nodes)
+
+
+def test_new_semantic_edges_patch_the_views_and_equal_a_full_rebuild(pyshop):
+    edges: list[SemanticEdge] = []
+
+    def opened() -> Workspace:
+        ws = Workspace(pyshop)
+        ws.edge_sources.append(lambda: list(edges))  # as coupling facts are served
+        return ws
+
+    ws = opened()
+    v = ws.warm()
+    sym = v.symbols
+    contain = ("shop/cart.py:Cart", "shop/cart.py:Cart.checkout")
+    assert v.graph.edges[contain]["kind"] == "contain"
+    for src, dst in [contain, ("shop/pricing.py:with_tax", "shop/inventory.py:reserve")]:
+        edges.append(SemanticEdge(src, dst, "coupling", "why", 1.0, "agent", "2026-01-01T00:00:00+00:00",
+                                  sym[src].hash, sym[dst].hash))
+    assert ws.views() is v  # patched in place
+    assert v.graph.edges[contain]["kind"] == "semantic"  # heavier than the code edge it replaces
+    assert v.semantic == 2 and snapshot(v) == snapshot(opened().fresh_views())
+    assert "shop/pricing.py:with_tax" not in v.neighbours and "shop/cart.py:Cart.total" in v.neighbours
+
+    edges.pop(0)  # the agent forgets the first coupling: the code edge is back
+    assert ws.views() is v and v.graph.edges[contain]["kind"] == "contain"
+    assert v.semantic == 1 and snapshot(v) == snapshot(opened().fresh_views())
 
 
 def test_patched_views_keep_only_neighbour_lists_that_still_hold(pyshop):
@@ -64,7 +91,7 @@ def _collected(obj) -> bool:
 def test_a_warmed_workspace_is_settled_out_of_full_collections(workspace, unfrozen):
     v = workspace.warm()
     assert not _collected(v.symbols) and not _collected(v.graph)
-    v.semantic_stamp = ("changed",)  # the next views are a full rebuild: settled too
+    v.generation = -1  # not where the last update starts: the next views are a full rebuild, settled too
     rebuilt = workspace.views()
     assert rebuilt is not v and not _collected(rebuilt.symbols)
     young = []
