@@ -9,7 +9,7 @@ Query captures, shared by every language's ``queries/<lang>.scm``:
                                or a parameter annotated ``target: Type``
   @copy.target + @copy.value   a name bound to another name: ``self.client = client``
   @import                      an import statement, handed to the language's hooks
-  @label.string                a string naming the symbol it is in: ``name = 'py'`` in a class
+  @label.attr + @label.string  a class attribute's string naming the class: ``name = 'py'``
   @label.args                  arguments that pass one string along with names defined in the
                                file: ``register_directive('include', Include)``
 tree-sitter gives bytes and 0-based rows; everything leaving this module is 1-based lines.
@@ -36,7 +36,11 @@ _OVERLOAD = re.compile(r"@(?:\w+\.)*overload\b")  # a decorator, as a signature 
 _CHAIN_SPLIT = re.compile(r"\s*(?:\?\.|\.|::|->)\s*")
 _IDENT = re.compile(r"^[A-Za-z_$][\w$]*$")
 # What a label may be: a short name, or a slug such as ``source-read`` or ``py:class``.
-_LABEL = re.compile(r"[A-Za-z][\w.:-]{1,40}")
+_LABEL = re.compile(r"[A-Za-z][\w.:-]{0,39}\w")
+# Class attributes whose string names the class: name = 'py', alias = 'EX', event = ...
+_NAMING_ATTR = re.compile(r"(?:^|_)(?:name|names|alias|aliases|key|id|tag|kind|label|command|event|prefix|type)$", re.I)
+# Calls that pass a string and a name without registering one under the other.
+_NOT_REGISTRY = {"getattr", "setattr", "hasattr", "delattr", "print"}
 
 
 def content_hash(data: bytes) -> str:
@@ -125,7 +129,7 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
     inherit_nodes: list[Node] = []
     type_nodes: list[Node] = []
     import_nodes: list[Node] = []
-    label_nodes: dict[str, list[Node]] = {"label.string": [], "label.args": []}
+    label_nodes: dict[str, list[Node]] = {"label.string": [], "label.args": []}  # .string: (attribute, string)
     assigns: list[tuple[Node, Node, str]] = []  # (target, callee or name, "assign" | "copy")
     for _, caps in QueryCursor(_query(language)).matches(root):
         bound = next((k for k in ("assign", "copy") if f"{k}.target" in caps and f"{k}.value" in caps), None)
@@ -146,7 +150,9 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
                 type_nodes.extend(nodes)
             elif cap_name == "import":
                 import_nodes.extend(nodes)
-            elif cap_name in label_nodes:
+            elif cap_name == "label.string" and "label.attr" in caps:
+                label_nodes[cap_name].append((caps["label.attr"][0], nodes[0]))
+            elif cap_name == "label.args":
                 label_nodes[cap_name].extend(nodes)
 
     # Qualified names: walk up from each definition through containers.
@@ -274,31 +280,38 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
     return parsed
 
 
-def _add_labels(symbols: list[Symbol], nodes: dict[str, list[Node]], scope_of, data: bytes) -> None:
+def _add_labels(symbols: list[Symbol], nodes: dict[str, list], scope_of, data: bytes) -> None:
     """The strings a symbol is registered under in its own file, which tasks quote (a
     directive's ``.. include::``, ``domain='EX'``, an event ``source-read``) and code names
-    nowhere else. Only the first node of each string matters: ``(string (string_content))``."""
+    nowhere else. A string with interpolations (an f-string) is no label."""
     labels: dict[str, dict[str, None]] = {}  # qualname -> labels, in order
 
-    def add(qualname: str, node: Node | None) -> None:
-        text = text_of(node, data) if node is not None else ""
-        if qualname and _LABEL.fullmatch(text):
-            labels.setdefault(qualname, {})[text] = None
+    def add(qualname: str, string: Node) -> None:
+        parts = string.named_children
+        if qualname and [c.type for c in parts] == ["string_start", "string_content", "string_end"]:
+            text = text_of(parts[1], data)
+            if _LABEL.fullmatch(text):
+                labels.setdefault(qualname, {})[text] = None
 
-    for node in nodes["label.string"]:
-        add(scope_of(node), node)
-    top_level = {s.qualname for s in symbols if s.kind in ("class", "function")}
+    for attr, string in nodes["label.string"]:
+        if _NAMING_ATTR.search(text_of(attr, data)):
+            add(scope_of(string), string)
+    classes = {s.qualname for s in symbols if s.kind == "class"}
+    top_level = classes | {s.qualname for s in symbols if s.kind == "function"}
     for node in nodes["label.args"]:
+        callee = node.parent.child_by_field_name("function") if node.parent is not None else None
+        if callee is None or split_chain(text_of(callee, data))[-1] in _NOT_REGISTRY:
+            continue
         strings = [c for c in node.named_children if c.type == "string"]
         if len(strings) != 1:
             continue
-        content = next((c for c in strings[0].named_children if c.type == "string_content"), None)
         for arg in node.named_children:
-            named = arg.child_by_field_name("function") if arg.type == "call" else arg  # XRefRole()
-            if named is not None and named.type in ("identifier", "attribute"):
-                name = split_chain(text_of(named, data))[-1]
-                if name in top_level:
-                    add(name, content)
+            name = text_of(arg, data) if arg.type == "identifier" else ""
+            if arg.type == "call" and not arg.child_by_field_name("arguments").named_children:
+                function = arg.child_by_field_name("function")  # a class instantiated bare: XRefRole()
+                name = text_of(function, data) if function.type == "identifier" and text_of(function, data) in classes else ""
+            if name in top_level:
+                add(name, strings[0])
     for sym in symbols:
         if sym.qualname in labels:
             sym.labels = " ".join(labels[sym.qualname])

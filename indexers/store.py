@@ -31,7 +31,7 @@ from .errors import CtxfoldError
 from .paths import connect, make_store_dir, write_atomic
 from .types import Edge, FileRecord, Import, ParsedFile, Ref, Symbol
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 CODE_TABLES = ("files", "symbols", "edges")
 MANIFEST = "manifest.json"
 LOCK = "index.lock"

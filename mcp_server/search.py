@@ -185,7 +185,8 @@ def search_symbols(
     if ":" in qual:  # path:Qualified.name
         add([v.symbols[qual]] if qual in v.symbols else [], "qualified")
     add([s for s in v.by_name.get(leaf, []) if s.qualname.lower() == q or s.qualname.lower().endswith("." + q)], "qualified")
-    add(v.by_label.get(query, []), "label")  # registered under the query: source-read, 'EX'
+    label = query.strip("'\"`. :")  # registered under the query: source-read, 'EX', .. include::
+    add(v.by_label.get(label, []), "label")
     add([s for name, syms in v.by_name.items() if name.startswith(q) and name != q for s in syms], "prefix")
     ids, capped = _fulltext(ws, query, FULLTEXT_CAP, _fulltext_filter(kind, prefix_path))
     add([v.symbols[i] for i in ids if i in v.symbols], "fulltext", ordered=True)  # best score first

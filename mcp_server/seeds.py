@@ -27,7 +27,7 @@ _CODE_SPAN = re.compile(r"`([^`\n]+)`")
 # labels): 'EX', "include", an rst directive (.. include::), role (:py:class:) or field
 # (:param x:), a hyphenated slug (an event: source-read).
 _QUOTED = re.compile(r"""(?<!\w)(['"])([A-Za-z][\w.:-]{1,40})\1""")
-_RST_NAME = re.compile(r"^\s*\.\. ([\w:-]+)::|(?<![\w`]):([\w-]+(?::[\w-]+)?):|^\s*:([\w-]+)[ :]", re.M)
+_RST_NAME = re.compile(r"^[ \t]*\.\. ([\w:-]+)::|(?<![\w`]):([\w-]+(?::[\w-]+)?):|^[ \t]*:([\w-]+)[ :]", re.M)
 _SLUG = re.compile(r"(?<![\w-])([a-z][a-z0-9]*(?:-[a-z0-9]+)+)(?![\w-])")
 _SPAN_WORD = re.compile(r"[A-Za-z][\w.:-]*")
 # A link to a file of a repository, at a line: .../blob/<ref>/pkg/mod.py#L120-L130

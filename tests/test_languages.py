@@ -492,6 +492,27 @@ def test_python_module_level_aliases_are_symbols_tied_to_what_they_name():
     assert ("use.py:solve", "call", "rel.py:Eq") in edges
 
 
+def test_python_labels_are_strings_the_file_registers_a_class_or_function_under():
+    src = (
+        "class PyDomain:\n    name = 'py'\n    encoding = 'utf-8'\n    alias = f'py{3}'\n\n"
+        "    def f(self):\n        kind = 'in-a-method'\n\n"
+        "class Include:\n    pass\n\nclass Role:\n    pass\n\n"
+        "def handler(app):\n    pass\n\ndef cases():\n    return []\n\n"
+        "def setup(app):\n"
+        "    app.add_directive('include', Include)\n"  # one string and a name: a registration
+        "    app.connect('source-read', handler)\n"
+        "    app.add_role('ref', Role())\n"  # a class instantiated bare
+        "    app.connect('other-event', self.handler)\n"  # an attribute is not the function
+        "    app.add('a', 'b', Include)\n"  # two strings: which one?
+        "    getattr(app, 'incl', Include)\n"
+        "    parametrize('obj', cases())\n"  # a call's result is not the function
+        "    show('end:', handler)\n"  # no label ends in punctuation
+    )
+    labels = {s.qualname: s.labels for s in parse_source("ext.py", "python", src.encode(), src).symbols}
+    assert labels == {"PyDomain": "py", "PyDomain.f": "", "Include": "include", "Role": "ref",
+                      "handler": "source-read", "cases": "", "setup": ""}
+
+
 def test_python_annotated_parameters_and_aliases_type_a_receiver():
     # def f(cart: Cart): cart.add() calls Cart.add; so does a forward reference "Cart",
     # Optional[Cart], Cart | None (either way round, annotated assignments too), and a

@@ -325,8 +325,9 @@ def test_a_string_the_task_quotes_recalls_what_code_registers_under_it(tmp_path)
     assert "docs/directives.py:Include" not in collect_seeds(v, task, [], []).seeds  # off by default
     seeds = collect_seeds(v, "source-read misses a name used in a `py:class` role", [], [], label_weight=2.0).seeds
     assert {"docs/events.py:on_source_read", "docs/domains.py:PyDomain"} <= seeds.keys()
-    hits = search_symbols(ws, "source-read").hits
-    assert (hits[0].symbol, hits[0].match) == ("on_source_read", "label")
+    for query in ("source-read", "'source-read'"):
+        hits = search_symbols(ws, query).hits
+        assert (hits[0].symbol, hits[0].match) == ("on_source_read", "label")
 
     # Labels are stored with the index, and follow an edit.
     assert [s.id for s in Workspace(tmp_path).fresh_views().by_label["include"]] == ["docs/directives.py:Include"]

@@ -64,10 +64,11 @@
                (binary_operator left: (none) right: [(identifier) (attribute)] @assign.value)]))
 
 ; Labels: strings that name a class or function where code registers or dispatches by
-; name. A string set in a class body (name = 'py', alias = 'EX'); one string passed with
-; names (register_directive('include', Include), connect('source-read', handler)).
+; name. A string set in a class body (name = 'py', alias = 'EX'; parse.py keeps naming
+; attributes only); one string passed with names of the file (register_directive('include',
+; Include), connect('source-read', handler)).
 (class_definition body: (block (expression_statement
-  (assignment right: (string (string_content) @label.string)))))
+  (assignment left: (identifier) @label.attr right: (string) @label.string))))
 (call arguments: (argument_list (string)) @label.args)
 
 ; Imports
