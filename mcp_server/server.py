@@ -36,8 +36,8 @@ INSTRUCTIONS = (
 
 
 async def _run(ctx: Context | None, ws: Workspace, fn, *args, **kwargs):
-    """Run a blocking call on a worker thread, refreshing the index first; progress of a
-    long refresh goes to the client as progress notifications."""
+    """Run a blocking call on a worker thread, refreshing the index first, one call at a
+    time per workspace; progress of a long refresh goes to the client as notifications."""
 
     def progress(stage: str, done: int, total: int) -> None:
         if ctx is None:
@@ -48,8 +48,9 @@ async def _run(ctx: Context | None, ws: Workspace, fn, *args, **kwargs):
             log.debug("progress notification failed", exc_info=True)
 
     def call():
-        ws.refresh(progress=progress)
-        return fn(*args, **kwargs)
+        with ws.lock:  # an update patches the views in place: one call at a time reads them
+            ws.refresh(progress=progress)
+            return fn(*args, **kwargs)
 
     try:
         return await anyio.to_thread.run_sync(call)

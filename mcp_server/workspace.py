@@ -1,8 +1,8 @@
 """One served repository: its index, graph and lookups, kept fresh before every answer.
 
 The MCP server opens one Workspace in its lifespan; the CLI opens one per command;
-tests and benchmarks open their own. Tool calls run on worker threads, so refreshing
-holds a lock and swaps in new read-only views.
+tests and benchmarks open their own. Tool calls run on worker threads, one at a time per workspace (``lock``): an update
+patches the views in place.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ class Workspace:
         self.store_dir = store_dir_for(repo, Path(store) if store else None)
         self.indexer = Indexer(repo, self.store_dir, max_bytes=max_bytes)
         self._lock = threading.RLock()
+        self.lock = self._lock  # held by a served tool call from its refresh to its answer
         self._views: Views | None = None
         self._loaded = False
         self.last_update: UpdateStats | None = None
@@ -130,7 +131,8 @@ class Workspace:
             self._add_file_symbols(v, path, pf.symbols)
         v.graph = build_graph(list(v.symbols.values()), self.indexer.all_edges(), list(self.indexer.files))
         v.semantic_edges = self._stored_semantic_edges()
-        v.semantic = add_semantic_edges(v.graph, self._fresh(v.semantic_edges))
+        add_semantic_edges(v.graph, self._fresh(v.semantic_edges))
+        v.semantic = self._count_semantic(v)
         log.debug("views for generation %d built in %.0f ms", v.generation, (time.perf_counter() - started) * 1000)
         return v
 
@@ -182,6 +184,7 @@ class Workspace:
         for path in relinked & self.indexer.files.keys():
             add_code_edges(g, self.indexer.edges.get(path, []))
         add_semantic_edges(g, self._fresh(v.semantic_edges))
+        v.semantic = self._count_semantic(v)
         for node in touched | self._around(v, relinked):
             v.neighbours.pop(node, None)
         v.generation = generation
@@ -201,11 +204,19 @@ class Workspace:
                 add_code_edges(g, [c for c in code if c.src == e.src and c.dst == e.dst])
         v.semantic_edges = self._stored_semantic_edges()
         fresh = self._fresh(v.semantic_edges)
-        v.semantic = add_semantic_edges(g, fresh)
+        add_semantic_edges(g, fresh)
+        v.semantic = self._count_semantic(v)
         ends.update(n for e in fresh for n in (e.src, e.dst))
         for node in ends:
             v.neighbours.pop(node, None)
         v.semantic_stamp = stamp
+
+    @staticmethod
+    def _count_semantic(v: Views) -> int:
+        """Pairs the graph links by a semantic edge."""
+        g = v.graph
+        return len({(e.src, e.dst) for e in v.semantic_edges
+                    if g.has_edge(e.src, e.dst) and g.edges[e.src, e.dst]["kind"] == "semantic"})
 
     @staticmethod
     def _around(v: Views, paths: set[str]) -> set[str]:

@@ -17,7 +17,9 @@ from mcp_server.workspace import Workspace
 def snapshot(v):
     edges = {(a, b, d["kind"], round(d["weight"], 6)) for a, b, d in v.graph.edges(data=True)}
     names = {k: sorted(s.id for s in syms) for k, syms in v.by_name.items() if syms}
-    return set(v.graph.nodes), edges, set(v.symbols), names, {p: [s.id for s in syms] for p, syms in v.by_path.items()}
+    labels = {k: sorted(s.id for s in syms) for k, syms in v.by_label.items() if syms}
+    paths = {p: [s.id for s in syms] for p, syms in v.by_path.items()}
+    return set(v.graph.nodes), edges, set(v.symbols), names, labels, paths, v.semantic
 
 
 def test_patched_views_equal_a_full_rebuild(workspace, pyshop):
@@ -58,9 +60,15 @@ def test_new_semantic_edges_patch_the_views_and_equal_a_full_rebuild(pyshop):
     assert v.semantic == 2 and snapshot(v) == snapshot(opened().fresh_views())
     assert "shop/pricing.py:with_tax" not in v.neighbours and "shop/cart.py:Cart.total" in v.neighbours
 
-    edges.pop(0)  # the agent forgets the first coupling: the code edge is back
-    assert ws.views() is v and v.graph.edges[contain]["kind"] == "contain"
+    prepare_views(v)  # every list built again, then the agent forgets the first coupling
+    edges.pop(0)
+    assert ws.views() is v and v.graph.edges[contain]["kind"] == "contain"  # the code edge is back
     assert v.semantic == 1 and snapshot(v) == snapshot(opened().fresh_views())
+    kept = dict(v.neighbours)
+    assert contain[0] not in kept and contain[1] not in kept
+    v.neighbours = {}
+    prepare_views(v)
+    assert {n: v.neighbours[n] for n in kept} == kept  # no list kept stale
 
 
 def test_patched_views_keep_only_neighbour_lists_that_still_hold(pyshop):
