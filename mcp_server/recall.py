@@ -26,7 +26,7 @@ from indexers.types import Symbol
 from .errors import CtxfoldError
 from .seeds import SeedSet, collect_seeds, drop_links, name_runs, search_text, strip_boilerplate, unknown_focus
 from .settings import SETTINGS, RecallSettings
-from .textindex import CommitIndex
+from .textindex import CommitIndex, ignored_words
 from .workspace import Views, Workspace
 
 log = logging.getLogger("ctxfold")
@@ -243,14 +243,14 @@ _TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_tests?\.[a-z]
 _AUX_PATH = re.compile(r"(^|/)(docs?|examples?|scripts?|release|benchmarks?)/")
 
 
-def similar_commit_files(index: CommitIndex, query: str, limit: int,
-                         known: Collection[str]) -> tuple[dict[str, float], dict[str, str]]:
+def similar_commit_files(index: CommitIndex, query: str, limit: int, known: Collection[str],
+                         ignore: frozenset[str] = frozenset()) -> tuple[dict[str, float], dict[str, str]]:
     """The files of ``known`` that the ``limit`` past commits most like the task changed:
     path -> vote (a commit's BM25 score, shared by its files at 1/sqrt(n) each, summed),
     and path -> why (the best commit that changed it)."""
     votes: dict[str, float] = {}
     why: dict[str, str] = {}
-    for sha, score in index.search(query, limit):
+    for sha, score in index.search(query, limit, ignore=ignore):
         message, files = index.commits[sha]
         share = score / math.sqrt(len(files))
         subject = message.partition("\n")[0]
@@ -286,7 +286,8 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
     words = strip_boilerplate(task, s.strip_environment) if s.strip_boilerplate else task
     words = drop_links(words) if s.drop_links else words
     query = search_text(words, s.title_repeat, s.span_repeat)
-    text_hits = fuse_vector_hits(ws.text.search(query, limit=s.text_hits, max_df=s.text_max_df),
+    ignore = ignored_words(v.by_name)
+    text_hits = fuse_vector_hits(ws.text.search(query, limit=s.text_hits, max_df=s.text_max_df, ignore=ignore),
                                  vector_hits(ws, words, s), s.vector_weight)
     watch.lap("text")
     numbers = referenced_numbers(task, ws.own_names(v))[: s.issue_refs]
@@ -326,13 +327,13 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
     prior = {p: w / top_prior for p, w in prior.items()}
     if s.file_text_prior:
         # A file whose text as a whole matches the task (BM25, the best file = 1).
-        file_text = ws.text.search_files(query, max_df=s.text_max_df)
+        file_text = ws.text.search_files(query, max_df=s.text_max_df, ignore=ignore)
         top_text = max(file_text.values(), default=1.0) or 1.0
         for p, w in file_text.items():
             prior[p] = prior.get(p, 0.0) + s.file_text_prior * w / top_text
     commit_why: dict[str, str] = {}
     if s.similar_commits:  # the files changed by past commits that read like the task
-        votes, commit_why = similar_commit_files(ws.commit_index(history), query, s.similar_commits, v.by_path)
+        votes, commit_why = similar_commit_files(ws.commit_index(history), query, s.similar_commits, v.by_path, ignore)
         top_vote = max(votes.values(), default=0.0)
         for p, w in votes.items():
             prior[p] = prior.get(p, 0.0) + s.commit_prior * w / top_vote

@@ -24,10 +24,11 @@ _IDENT = re.compile(r"\b([A-Za-z_]\w{2,})\b")
 _SHORT_CALL = re.compile(r"\b([A-Za-z_]\w)\(")  # a two-letter name only when called: Eq(x, 0)
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
 # Strings a task quotes that code may register a class or function under (parse.py's
-# labels): 'EX', "include", an rst directive (.. include::), role (:py:class:) or field
-# (:param x:), a hyphenated slug (an event: source-read).
+# labels): 'EX', "include", an rst directive (.. include::) or role (:py:class:), a
+# hyphenated slug (an event: source-read). Not an rst field (:param x:, :type x:): the
+# names of fields are declared in tuples, no registration, and a directive may share one.
 _QUOTED = re.compile(r"""(?<!\w)(['"])([A-Za-z][\w.:-]{1,40})\1""")
-_RST_NAME = re.compile(r"^[ \t]*\.\. ([\w:-]+)::|(?<![\w`]):([\w-]+(?::[\w-]+)?):|^[ \t]*:([\w-]+)[ :]", re.M)
+_RST_NAME = re.compile(r"^[ \t]*\.\. ([\w:-]+)::|(?<![\w`]):([\w-]+(?::[\w-]+)?):", re.M)
 _SLUG = re.compile(r"(?<![\w-])([a-z][a-z0-9]*(?:-[a-z0-9]+)+)(?![\w-])")
 _SPAN_WORD = re.compile(r"[A-Za-z][\w.:-]*")
 # A link to a file of a repository, at a line: .../blob/<ref>/pkg/mod.py#L120-L130
@@ -181,13 +182,19 @@ def search_text(task: str, title_repeat: int, span_repeat: int) -> str:
     return "\n".join([task, *[title] * title_repeat, *spans * span_repeat])
 
 
-def quoted_strings(task: str) -> set[str]:
-    """The strings of a task that may be labels: see ``_QUOTED``."""
-    found = {m.group(2) for m in _QUOTED.finditer(task)} | set(_SLUG.findall(task))
+def quoted_strings(task: str) -> dict[str, set[str] | None]:
+    """The strings of a task that may be labels (see ``_QUOTED``), each with the labels
+    whose files it is looked for in: ``py:class`` is the role class of the domain py, so
+    ``class`` is looked for where ``py`` is registered (if anything is); None: anywhere."""
+    found: dict[str, set[str] | None] = dict.fromkeys({m.group(2) for m in _QUOTED.finditer(task)} | set(_SLUG.findall(task)))
     names = [word.strip(".:") for span in _CODE_SPAN.findall(task) for word in _SPAN_WORD.findall(span)]
     names += [next(g for g in m.groups() if g) for m in _RST_NAME.finditer(task)]
-    for name in names:  # py:class is the role class of the domain py
-        found.update([name, *name.split(":")])
+    for name in names:
+        head, *rest = name.split(":")
+        found[name] = found[head] = None
+        for part in rest:
+            if part not in found or found[part] is not None:
+                found.setdefault(part, set()).add(head)
     return found
 
 
@@ -248,8 +255,11 @@ def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[s
     # Strings the task quotes that code registers a symbol under: `.. include::` is the
     # class Include, which the code never names "include" anywhere else.
     if label_weight:
-        for label in quoted_strings(task):
+        for label, scopes in quoted_strings(task).items():
             syms = v.by_label.get(label, [])
+            files = {s.path for head in scopes or () for s in v.by_label.get(head, [])}
+            if files:
+                syms = [s for s in syms if s.path in files]
             for sym in syms:
                 seeds.add(sym.id, label_weight / math.sqrt(len(syms)), f"registered as {label!r}")
 

@@ -4,6 +4,7 @@ and over the messages of recent commits, for the past commits that read like a t
 
 from __future__ import annotations
 
+import builtins
 import math
 import re
 from collections import Counter
@@ -27,6 +28,13 @@ STOPWORDS = frozenset(
     code file line lines value values example following issue problem error expected
     actual result results output input test tests work works working bug""".split()
 )
+# Python's built-in exceptions (ValueError, KeyError): tasks name them in every traceback
+# and example, and code raises and catches them everywhere, so they say nothing of where;
+# the words of the message do. Not searched for unless the repository defines one itself
+# (``ignored_words``). "exception" and "warning" are prose words and stay.
+BUILTIN_ERRORS = frozenset(
+    name.lower() for name, obj in vars(builtins).items() if isinstance(obj, type) and issubclass(obj, BaseException)
+) - {"exception", "warning"}
 K1, B = 1.2, 0.75
 MAX_DF = 0.25  # a term in more of the documents than this share is not searched for
 ALWAYS_DF = 10  # a term in no more documents than this is searched all the same (small repositories, short histories)
@@ -43,6 +51,12 @@ def _terms_of(ident: str) -> tuple[str, ...]:
     if len(low) > 2 and low not in STOPWORDS:
         out.append(low)
     return tuple(out)
+
+
+def ignored_words(own_names) -> frozenset[str]:
+    """Query words full-text search skips in a repository whose lowercased symbol names are
+    ``own_names``: the built-in exceptions it does not define."""
+    return frozenset(w for w in BUILTIN_ERRORS if w not in own_names)
 
 
 def words(text: str) -> list[str]:
@@ -126,17 +140,19 @@ class TextIndex:
             if path not in self.file_hash:
                 self._add_file(repo, pf)
 
-    def search(self, query: str, limit: int = 200, max_df: float = MAX_DF) -> list[tuple[str, float, list[str]]]:
-        """(symbol id, BM25 score, matched terms), best first. In a small repository a
-        word is searched however common, as long as no more than ``ALWAYS_DF`` symbols hold it."""
-        scores, matched = _bm25(words(query), self.postings, self.doc_len, self._total_len, max_df)
+    def search(self, query: str, limit: int = 200, max_df: float = MAX_DF,
+               ignore: frozenset[str] = frozenset()) -> list[tuple[str, float, list[str]]]:
+        """(symbol id, BM25 score, matched terms), best first, ``ignore`` not searched for.
+        In a small repository a word is searched however common, as long as no more than
+        ``ALWAYS_DF`` symbols hold it."""
+        scores, matched = _bm25(_query(query, ignore), self.postings, self.doc_len, self._total_len, max_df)
         best = sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
         return [(sid, score, matched[sid]) for sid, score in best]
 
-    def search_files(self, query: str, max_df: float = MAX_DF) -> dict[str, float]:
+    def search_files(self, query: str, max_df: float = MAX_DF, ignore: frozenset[str] = frozenset()) -> dict[str, float]:
         """BM25 of every file that shares a telling term with ``query``, a file taken as one
         document (a term in no more than ``ALWAYS_DF`` files always tells)."""
-        return _bm25(words(query), self.file_postings, self.file_len, self._total_file_len, max_df)[0]
+        return _bm25(_query(query, ignore), self.file_postings, self.file_len, self._total_file_len, max_df)[0]
 
 
 class CommitIndex:
@@ -154,11 +170,16 @@ class CommitIndex:
                 self.postings.setdefault(term, {})[sha] = tf
         self._total_len = sum(self.doc_len.values())
 
-    def search(self, query: str, limit: int, max_df: float = MAX_DF) -> list[tuple[str, float]]:
+    def search(self, query: str, limit: int, max_df: float = MAX_DF,
+               ignore: frozenset[str] = frozenset()) -> list[tuple[str, float]]:
         """(sha, BM25 score), best first. In a short history a word is searched however
         common it is among the messages, as long as no more than ``ALWAYS_DF`` hold it."""
-        scores = _bm25(words(query), self.postings, self.doc_len, self._total_len, max_df)[0]
+        scores = _bm25(_query(query, ignore), self.postings, self.doc_len, self._total_len, max_df)[0]
         return sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
+
+
+def _query(query: str, ignore: frozenset[str]) -> list[str]:
+    return [w for w in words(query) if w not in ignore] if ignore else words(query)
 
 
 def _unpost(postings: dict[str, dict[str, int]], doc: str, terms) -> None:

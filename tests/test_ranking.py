@@ -12,7 +12,7 @@ from mcp_server.recall import rank, recall
 from mcp_server.search import search_symbols
 from mcp_server.seeds import collect_seeds, strip_boilerplate
 from mcp_server.settings import SETTINGS
-from mcp_server.textindex import TextIndex
+from mcp_server.textindex import TextIndex, ignored_words
 from mcp_server.workspace import Workspace
 
 # Unrelated files, so that the words of a test are rare enough for BM25 to count them.
@@ -337,3 +337,41 @@ def test_a_string_the_task_quotes_recalls_what_code_registers_under_it(tmp_path)
     v = ws.fresh_views()
     assert "include" not in v.by_label or not v.by_label["include"]
     assert [s.id for s in v.by_label["insert"]] == ["docs/directives.py:Include"]
+
+
+def test_a_builtin_exception_the_task_repeats_is_not_searched_for_unless_the_code_defines_it(tmp_path):
+    # The example repeats ValueError, which checks.py raises and catches everywhere: only
+    # the words of the message (unknown unit) may pull code in.
+    checks = "".join(f"def check_{i}(x):\n    try:\n        return int(x)\n    except ValueError:\n        raise ValueError(x)\n\n"
+                     for i in range(4))
+    units = ("FACTORS = {'m': 1.0, 'km': 1000.0}\n\n\n"
+             "def to_metres(amount, unit):\n    '''Convert an amount to metres.'''\n"
+             "    if unit not in FACTORS:\n        raise ValueError(f'unknown unit {unit}')\n    return amount * FACTORS[unit]\n")
+    task = ("Confusing message for an unknown unit\n\n```\n" + "try:\n    convert(3, 'furlong')\nexcept ValueError:\n    pass\n" * 3
+            + "ValueError: unknown unit furlong\n```\nThe ValueError should list the known units.")
+    ws = make_repo(tmp_path, {"app/checks.py": checks, "app/units.py": units})
+    result = recall(ws, task, budget=1000)
+    assert first_files(result) == ["app/units.py"]
+    assert not any("valueerror" in why for why in result.items[0].why)
+
+    # A repository with its own ConnectionError means its own class by that name.
+    ws = make_repo(tmp_path / "net", {"net/errors.py": "class ConnectionError(Exception):\n    '''The peer hung up.'''\n"})
+    v = ws.fresh_views()
+    assert "connectionerror" in ignored_words({}) and "connectionerror" not in ignored_words(v.by_name)
+    assert "valueerror" in ignored_words(v.by_name) and "exception" not in ignored_words({})
+
+
+def test_a_role_of_a_domain_is_looked_for_in_that_domain_and_a_field_is_no_label(tmp_path):
+    ws = make_repo(tmp_path, {
+        "docs/pydomain.py": "class PyDomain:\n    name = 'py'\n\n\nclass PyClass:\n    name = 'class'\n\n\nclass PyType:\n    name = 'type'\n",
+        "docs/cdomain.py": "class CDomain:\n    name = 'c'\n\n\nclass CClass:\n    name = 'class'\n",
+    })
+    v = ws.fresh_views()
+    assert {s.id for s in v.by_label["class"]} == {"docs/pydomain.py:PyClass", "docs/cdomain.py:CClass"}
+    task = "A :py:class:`Point` reference does not resolve in\n\n    :param p: the origin\n    :type p: Point\n"
+    seeds = collect_seeds(v, task, [], [], label_weight=2.0).seeds
+    labelled = {sid for sid, seed in seeds.items() if any(r.startswith("registered as") for r in seed.reasons)}
+    assert labelled == {"docs/pydomain.py:PyDomain", "docs/pydomain.py:PyClass"}
+    # A bare name is looked for everywhere.
+    seeds = collect_seeds(v, "Every `class` directive is rendered twice", [], [], label_weight=2.0).seeds
+    assert {"docs/pydomain.py:PyClass", "docs/cdomain.py:CClass"} <= seeds.keys()
