@@ -1,8 +1,8 @@
 """One served repository: its index, graph and lookups, kept fresh before every answer.
 
 The MCP server opens one Workspace in its lifespan; the CLI opens one per command;
-tests and benchmarks open their own. Tool calls run on worker threads, one at a time per workspace (``lock``): an update
-patches the views in place.
+tests and benchmarks open their own. Tool calls run on worker threads, one at a time per
+workspace (``lock``): an update patches the views in place.
 """
 
 from __future__ import annotations
