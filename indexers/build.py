@@ -17,24 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .parse import parse_source
-from .resolve import ResolveIndex, resolve_file
-from .scan import DEFAULT_MAX_BYTES, ScannedFile, ScanResult, decode_source, scan
-from .store import (
-    CodeStore,
-    StoreIncompatible,
-    edge_from_row,
-    edge_row,
-    file_row,
-    parsed_from_row,
-    symbol_from_row,
-    symbol_row,
-)
+from .readmodel import ReadModel, ReadModelMissing, remove_unused, write_read_model
+from .scan import DEFAULT_MAX_BYTES, ScannedFile, ScanResult, decode_source, read_source, scan, source_lines
+from .store import CodeStore, StoreIncompatible, edge_row, file_row, symbol_row
+from .terms import symbol_terms
 from .types import Edge, FileRecord, ParsedFile, Skipped, Symbol
+
+# Parsing and resolving (tree-sitter and the language plug-ins) load only when an update
+# needs them: a process that reads the index never does.
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 PARALLEL_MIN_FILES = 64
-COMPACT_EVERY = 40  # commits between fragment compactions
+COMPACT_EVERY = 10  # commits between compactions of the tables (fragments merged, old versions deleted)
 
 
 @dataclass
@@ -66,12 +60,30 @@ def _parse_one(args: tuple[str, str, str]) -> tuple[str, ParsedFile | None, str]
     text, reason = decode_source(data)
     if text is None:
         return rel, None, reason
+    from .parse import parse_source
+
     try:
         pf = parse_source(rel, language, data, text)
     except Exception as exc:  # one bad file must not stop the index
         return rel, None, f"parser failed ({type(exc).__name__}: {exc})"
     _share_strings(pf)
+    pf.terms = symbol_terms(pf, source_lines(text))  # here, while the text is at hand
     return rel, pf, ""
+
+
+def _terms_of(root: Path):
+    """A file's symbol term counts: those its parse left, else read from the file."""
+
+    def terms_of(pf: ParsedFile) -> list:
+        if pf.terms is not None and len(pf.terms) == len(pf.symbols):
+            return pf.terms
+        try:
+            lines = source_lines(read_source(root / pf.path))
+        except OSError:
+            lines = []
+        return symbol_terms(pf, lines)
+
+    return terms_of
 
 
 def _share_strings(pf: ParsedFile) -> None:
@@ -147,46 +159,54 @@ class Indexer:
         self._built_max_bytes: int | None = None  # the limit the loaded index was built with
         self.files: dict[str, ParsedFile] = {}
         self.records: dict[str, FileRecord] = {}
-        self.edges: dict[str, list[Edge]] = {}  # by source file
+        self._edges: dict[str, list[Edge]] | None = {}  # by source file; None: not read yet
         self.skipped: list[Skipped] = []
         self.dirs: dict[str, int] = {}
         self.generation = 0
         self.committed_at = 0.0
         self._manifest_mtime = -1
         self.load_note = ""
+        # The committed read model, mapped. Loading reads files and symbols from it; the
+        # references and edges that resolving needs are read only by an update (``_full``).
+        self.read_model: ReadModel | None = None
+        self._full = True
         # Derived lookups for incremental updates, built on first need.
         # The last update as (generation before, generation after, changed files, files
         # resolved again), so that readers can patch their views instead of rebuilding.
         self.last_change: tuple[int, int, set[str], set[str]] | None = None
         self._root_str = str(self.repo)
         self._abs_paths: dict[str, str] = {}
-        self._resolve_index: ResolveIndex | None = None
+        self._resolve_index = None  # resolve.ResolveIndex
         self._ref_names: dict[str, set[str]] | None = None  # name -> files referencing it
         self._edges_into: dict[str, set[str]] | None = None  # file -> files with edges into it
 
     # --- loading ---------------------------------------------------------------
 
     def load(self) -> bool:
-        """Read the committed index; False (with ``load_note``) when there is none usable."""
-        try:
-            manifest, rows = self.store.read_all()
-        except StoreIncompatible as exc:
-            self.load_note = str(exc)
-            return False
-        except Exception as exc:  # a corrupt or foreign store: rebuild rather than fail
-            self.load_note = f"the index in {self.store.dir} is unreadable ({type(exc).__name__}: {exc}); rebuilding"
-            return False
-        by_path: dict[str, list[Symbol]] = {}
-        for row in rows["symbols"]:
-            by_path.setdefault(row["path"], []).append(symbol_from_row(row))
-        self.files, self.records, self.edges = {}, {}, {}
-        for row in rows["files"]:
-            syms = sorted(by_path.get(row["path"], []), key=lambda s: (s.start_line, s.end_line))
-            pf, rec = parsed_from_row(row, syms)
-            self.files[pf.path] = pf
-            self.records[pf.path] = rec
-        for row in rows["edges"]:
-            self.edges.setdefault(row["src_path"], []).append(edge_from_row(row))
+        """Read the committed index (files and symbols); False (with ``load_note``) when
+        there is none usable."""
+        for _ in range(3):  # a commit in between replaces the read model: read the manifest again
+            try:
+                return self._load()
+            except ReadModelMissing:
+                continue
+            except StoreIncompatible as exc:
+                self.load_note = str(exc)
+                return False
+            except Exception as exc:  # a corrupt or foreign store: rebuild rather than fail
+                self.load_note = f"the index in {self.store.dir} is unreadable ({type(exc).__name__}: {exc}); rebuilding"
+                return False
+        self.load_note = f"the index in {self.store.dir} kept changing while it was read; try again"
+        return False
+
+    def _load(self) -> bool:
+        mtime = self.store.manifest_mtime()
+        manifest = self.store.manifest() or {}
+        name = manifest.get("read_model")
+        self.read_model = rm = ReadModel(self.store.dir, name) if name else None
+        self.files, self.records = (rm.parsed_files(rm.symbols(), with_refs=False), rm.records()) if rm else ({}, {})
+        self._edges = None if rm else {}
+        self._full = rm is None
         self.skipped = [Skipped(p, r) for p, r in manifest.get("skipped", [])]
         self.dirs = manifest.get("dirs", {})
         self._built_max_bytes = manifest.get("max_bytes")
@@ -194,8 +214,36 @@ class Indexer:
         self.last_change = None
         self.generation = manifest.get("generation", 0)
         self.committed_at = manifest.get("committed_at", 0.0)
-        self._manifest_mtime = self.store.manifest_mtime()
+        self._manifest_mtime = mtime
         return bool(manifest)
+
+    def _load_full(self) -> None:
+        """What resolving needs beside files and symbols: every file's references and
+        imports, and the edges (from the read model, not LanceDB)."""
+        if self._full:
+            return
+        rm = self.read_model
+        symbols = [s for pf in self.files.values() for s in pf.symbols]  # keep the Symbol objects readers hold
+        self.files = rm.parsed_files(symbols, with_refs=True)
+        self._edges = None
+        _ = self.edges
+        self._full = True
+
+    def edge_count(self) -> int:
+        if self._edges is None and self.read_model is not None:
+            return len(self.read_model.array("edge.src"))
+        return sum(len(v) for v in self.edges.values())
+
+    @property
+    def edges(self) -> dict[str, list[Edge]]:
+        """The resolved edges by source file (read from the read model on first use)."""
+        if self._edges is None:
+            self._edges = self.read_model.edges_by_file() if self.read_model else {}
+        return self._edges
+
+    @edges.setter
+    def edges(self, value: dict[str, list[Edge]]) -> None:
+        self._edges = value
 
     @property
     def max_bytes(self) -> int:
@@ -268,13 +316,23 @@ class Indexer:
                 stats.rebuilt_reason = "rebuild requested"
                 self.store.drop_code_tables()
                 self.files, self.records, self.edges, self.generation = {}, {}, {}, 0
+                self.read_model, self._full = None, True
                 self._resolve_index = self._ref_names = self._edges_into = None
             elif self._manifest_mtime != self.store.manifest_mtime() and not self.load():
                 if self.load_note:
                     stats.rebuilt_reason = self.load_note
                     print(f"ctxfold: {self.load_note}", file=sys.stderr)
                     self.store.drop_code_tables()
-            self._update_locked(stats, progress)
+                    self.read_model = None
+            if not rebuild and not self._limit_changed() and self.looks_fresh():
+                stats.files = len(self.files)
+                stats.symbols = sum(len(pf.symbols) for pf in self.files.values())
+                stats.edges = self.edge_count()
+                stats.parse_errors = {p: pf.errors for p, pf in self.files.items() if pf.errors}
+                stats.skipped = list(self.skipped)
+            else:
+                self._load_full()
+                self._update_locked(stats, progress)
         stats.seconds = time.perf_counter() - started
         return stats
 
@@ -350,6 +408,8 @@ class Indexer:
         to_resolve &= set(self.files)
 
         if to_resolve:
+            from .resolve import ResolveIndex, resolve_file
+
             if self._resolve_index is None or self._resolve_index.files is not self.files:
                 self._resolve_index = ResolveIndex.build(self.files, root=self.repo)
             else:
@@ -387,8 +447,11 @@ class Indexer:
         edge_rows = (edge_row(e) for p in edge_keys for e in self.edges.get(p, []))
         if progress:
             progress("write", 0, 0)
+        read_model = write_read_model(self.store.dir, self.files, self.records, self.edges, _terms_of(self.repo),
+                                      previous=self.read_model, changed=changed)
         manifest = self.store.commit(
             {
+                "read_model": read_model,
                 "repo": str(self.repo),
                 "skipped": [[s.path, s.reason] for s in skipped],
                 "dirs": result.dirs,
@@ -401,6 +464,10 @@ class Indexer:
             },
             compact=(self.generation + 1) % COMPACT_EVERY == 0,
         )
+        remove_unused(self.store.dir, keep=read_model)
+        self.read_model = ReadModel(self.store.dir, read_model)
+        for pf in parsed.values():
+            pf.terms = None  # in the read model now
         self.skipped = skipped
         self.dirs = result.dirs
         self._built_max_bytes = self.max_bytes

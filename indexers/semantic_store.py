@@ -214,3 +214,25 @@ def hash_lookup(
         return symbol_hashes.get(anchor) if qualname else file_hashes.get(path)
 
     return current
+
+
+def stored_version(store_dir) -> int:
+    """Changes whenever any process writes the table (0 while there is none): readers
+    load the edges again only then. (LanceDB adds a file under ``_versions`` per write.)"""
+    import os
+
+    from indexers.paths import db_dir
+
+    try:
+        return os.stat(db_dir(store_dir) / f"{TABLE}.lance" / "_versions").st_mtime_ns
+    except OSError:
+        return 0
+
+
+def load_stored_edges(store_dir) -> list[SemanticEdge]:
+    """Every stored edge, or [] without opening LanceDB when the table does not exist."""
+    if not stored_version(store_dir):
+        return []
+    from indexers.paths import connect
+
+    return load_edges(connect(store_dir))

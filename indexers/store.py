@@ -1,9 +1,10 @@
 """The code index on disk: LanceDB tables plus a manifest that commits them together.
 
-Each write makes new LanceDB table versions; only when all tables are written does
-``manifest.json`` (replaced atomically) name those versions. Readers open the versions
-the manifest names, so a crash in the middle of a write leaves the previous index in
-force, and the next writer rolls the tables back to it before writing.
+Each write makes new LanceDB table versions and a new read model (``readmodel.py``);
+only when all are written does ``manifest.json`` (replaced atomically) name them. Readers
+map the read model the manifest names (the tables are the store of record, and the
+full-text index of ``search_symbols``), so a crash in the middle of a write leaves the
+previous index in force, and the next writer rolls the tables back to it before writing.
 
 Writers hold ``index.lock`` (flock), so two index runs never interleave. Facts,
 semantic edges and vectors are tables of the same database, owned by other modules:
@@ -17,21 +18,19 @@ import itertools
 import json
 import os
 import re
-import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import timedelta
+from functools import lru_cache
 from pathlib import Path
-
-import pyarrow as pa
 
 from .errors import CtxfoldError
 from .paths import connect, make_store_dir, write_atomic
-from .types import Edge, FileRecord, Import, ParsedFile, Ref, Symbol
+from .types import Edge, ParsedFile, Symbol
 
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 CODE_TABLES = ("files", "symbols", "edges")
 MANIFEST = "manifest.json"
 LOCK = "index.lock"
@@ -51,53 +50,58 @@ class StoreIncompatible(StoreError):
     """Written by another schema version, or unreadable: rebuild."""
 
 
-SCHEMAS = {
-    "files": pa.schema(
-        [
-            ("path", pa.string()),
-            ("language", pa.string()),
-            ("hash", pa.string()),
-            ("size", pa.int64()),
-            ("mtime_ns", pa.int64()),
-            ("lines", pa.int64()),
-            ("errors", pa.string()),  # JSON [[start, end], ...]
-            ("package", pa.string()),
-            ("imports", pa.string()),  # JSON
-            ("refs", pa.string()),  # JSON
-        ]
-    ),
-    "symbols": pa.schema(
-        [
-            ("id", pa.string()),
-            ("path", pa.string()),
-            ("qualname", pa.string()),
-            ("name", pa.string()),
-            ("kind", pa.string()),
-            ("start_line", pa.int64()),
-            ("end_line", pa.int64()),
-            ("body_line", pa.int64()),
-            ("signature", pa.string()),
-            ("doc", pa.string()),
-            ("hash", pa.string()),
-            ("tokens_full", pa.int64()),
-            ("tokens_sig", pa.int64()),
-            ("labels", pa.string()),
-            ("search_text", pa.string()),
-        ]
-    ),
-    "edges": pa.schema(
-        [
-            ("src", pa.string()),
-            ("dst", pa.string()),
-            ("src_path", pa.string()),
-            ("dst_path", pa.string()),
-            ("kind", pa.string()),
-            ("resolution", pa.string()),
-            ("confidence", pa.float64()),
-            ("line", pa.int64()),
-        ]
-    ),
-}
+@lru_cache(maxsize=None)
+def _schemas() -> dict:
+    """The tables' Arrow schemas (pyarrow loads only for a writer)."""
+    import pyarrow as pa
+
+    return {
+        "files": pa.schema(
+            [
+                ("path", pa.string()),
+                ("language", pa.string()),
+                ("hash", pa.string()),
+                ("size", pa.int64()),
+                ("mtime_ns", pa.int64()),
+                ("lines", pa.int64()),
+                ("errors", pa.string()),  # JSON [[start, end], ...]
+                ("package", pa.string()),
+                ("imports", pa.string()),  # JSON
+                ("refs", pa.string()),  # JSON
+            ]
+        ),
+        "symbols": pa.schema(
+            [
+                ("id", pa.string()),
+                ("path", pa.string()),
+                ("qualname", pa.string()),
+                ("name", pa.string()),
+                ("kind", pa.string()),
+                ("start_line", pa.int64()),
+                ("end_line", pa.int64()),
+                ("body_line", pa.int64()),
+                ("signature", pa.string()),
+                ("doc", pa.string()),
+                ("hash", pa.string()),
+                ("tokens_full", pa.int64()),
+                ("tokens_sig", pa.int64()),
+                ("labels", pa.string()),
+                ("search_text", pa.string()),
+            ]
+        ),
+        "edges": pa.schema(
+            [
+                ("src", pa.string()),
+                ("dst", pa.string()),
+                ("src_path", pa.string()),
+                ("dst_path", pa.string()),
+                ("kind", pa.string()),
+                ("resolution", pa.string()),
+                ("confidence", pa.float64()),
+                ("line", pa.int64()),
+            ]
+        ),
+    }
 
 
 _ALNUM = re.compile(r"[A-Za-z0-9]+")
@@ -137,23 +141,6 @@ def file_row(pf: ParsedFile, size: int, mtime_ns: int) -> dict:
     }
 
 
-def parsed_from_row(row: dict, symbols: list[Symbol]) -> tuple[ParsedFile, FileRecord]:
-    errors = [tuple(e) for e in json.loads(row["errors"])]
-    pf = ParsedFile(
-        path=row["path"],
-        language=row["language"],
-        hash=row["hash"],
-        lines=row["lines"],
-        symbols=symbols,
-        refs=[Ref([sys.intern(x) for x in c], l, sys.intern(s), sys.intern(k), t) for c, l, s, k, t in json.loads(row["refs"])],
-        imports=[Import(m, n, a, l) for m, n, a, l in json.loads(row["imports"])],
-        package=row["package"],
-        errors=errors,
-    )
-    rec = FileRecord(row["path"], row["language"], row["hash"], row["size"], row["mtime_ns"], row["lines"], errors)
-    return pf, rec
-
-
 _SYMBOL_FIELDS = [f.name for f in fields(Symbol)]
 
 
@@ -162,24 +149,6 @@ def symbol_row(sym: Symbol) -> dict:
     row["id"] = sym.id
     row["search_text"] = search_text(sym)
     return row
-
-
-def symbol_from_row(row: dict) -> Symbol:
-    return Symbol(
-        path=row["path"],
-        qualname=row["qualname"],
-        name=row["name"],
-        kind=row["kind"],
-        start_line=row["start_line"],
-        end_line=row["end_line"],
-        signature=row["signature"],
-        doc=row["doc"],
-        hash=row["hash"],
-        tokens_full=row["tokens_full"],
-        tokens_sig=row["tokens_sig"],
-        body_line=row["body_line"],
-        labels=row["labels"],
-    )
 
 
 def edge_row(e: Edge) -> dict:
@@ -195,20 +164,11 @@ def edge_row(e: Edge) -> dict:
     }
 
 
-def edge_from_row(row: dict) -> Edge:
-    # Ids repeat across many edges: one string object each, not one per row.
-    return Edge(sys.intern(row["src"]), sys.intern(row["dst"]), sys.intern(row["kind"]),
-                sys.intern(row["resolution"]), row["confidence"], row["line"])
-
-
-def _iter_rows(table: pa.Table) -> Iterator[dict]:
-    for batch in table.to_batches(max_chunksize=20_000):
-        yield from batch.to_pylist()
-
-
-def _arrow_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
+def _arrow_table(rows: list[dict], schema):
     """``pa.Table.from_pylist`` in the system allocator: Arrow's default one (mimalloc)
     keeps the memory of the batches converted, about 20 MB over a large index."""
+    import pyarrow as pa
+
     pool = pa.system_memory_pool()
     columns = [
         pa.array([row[name] for row in rows], type=type_, memory_pool=pool)
@@ -294,25 +254,12 @@ class CodeStore:
 
     def _table(self, name: str, version: int | None):
         if name not in self.db.list_tables().tables:
-            tbl = self.db.create_table(name, schema=SCHEMAS[name])
+            tbl = self.db.create_table(name, schema=_schemas()[name])
         else:
             tbl = self.db.open_table(name)
         if version is not None and tbl.version != version:
             tbl.checkout(version)
         return tbl
-
-    def read_all(self) -> tuple[dict, dict[str, Iterator[dict]]]:
-        """The committed manifest and every row of the code tables at its versions, as
-        iterators that hold one Arrow batch of Python rows at a time."""
-        manifest = self.manifest()
-        if manifest is None:
-            return {}, {name: iter(()) for name in CODE_TABLES}
-        rows = {}
-        for name in CODE_TABLES:
-            tbl = self._table(name, manifest["versions"][name])
-            columns = [c for c in SCHEMAS[name].names if c != "search_text"]  # search_text: only for FTS
-            rows[name] = _iter_rows(tbl.to_arrow().select(columns))
-        return manifest, rows
 
     def drop_code_tables(self) -> None:
         existing = set(self.db.list_tables().tables)
@@ -349,17 +296,8 @@ class CodeStore:
                     tbl.delete(f"{column} IN ({quoted})")
                 rows = iter(rows)
                 while batch := list(itertools.islice(rows, ADD_BATCH[name])):
-                    tbl.add(_arrow_table(batch, SCHEMAS[name]))
+                    tbl.add(_arrow_table(batch, _schemas()[name]))
                     added += len(batch)
-            if name == "symbols" and (compact or added > 2000 or not tbl.list_indices()) and tbl.count_rows():
-                # The full-text index covers rows added later too (searched unindexed);
-                # rebuild it only after big changes.
-                from lancedb.index import FTS
-
-                tbl.create_index("search_text", config=FTS(stem=False, remove_stop_words=False), replace=True)
-            if compact:
-                # Many incremental writes leave many small fragments; merge them.
-                tbl.optimize(cleanup_older_than=timedelta(hours=1))
             versions[name] = tbl.version
         generation = (old or {}).get("generation", 0) + 1
         manifest = {
@@ -370,4 +308,21 @@ class CodeStore:
             "committed_at": time.time(),
         }
         self._write_manifest(manifest)
+        if compact:
+            self.compact()
         return manifest
+
+    def compact(self) -> None:
+        """Merge the small fragments that incremental writes leave, and delete every table
+        version but the committed one (readers map the read model, never old versions;
+        a crashed writer rolls back to the committed version). Call with the write lock held."""
+        tables = {name: self._table(name, None) for name in CODE_TABLES}
+        for tbl in tables.values():
+            tbl.optimize()  # (optimize's own cleanup could delete the committed version before it is replaced)
+        manifest = self.manifest()
+        if manifest is None:
+            return
+        manifest["versions"] = {name: tbl.version for name, tbl in tables.items()}
+        self._write_manifest(manifest)
+        for tbl in tables.values():
+            tbl.cleanup_old_versions(timedelta(0), delete_unverified=True)

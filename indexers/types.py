@@ -84,6 +84,9 @@ class ParsedFile:
     imports: list[Import] = field(default_factory=list)
     package: str = ""  # Java package / Go package name, where the language has one
     errors: list[tuple[int, int]] = field(default_factory=list)  # line ranges of parse errors
+    # Each symbol's term counts (indexers/terms.py), from parsing until the read model is
+    # written; not stored with the file.
+    terms: list | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from indexers.store import split_identifier_words
 from indexers.types import SYMBOL_KINDS, Symbol
 
@@ -98,52 +100,26 @@ def _hit(sym: Symbol, match: str) -> Hit:
     return Hit(sym.qualname, sym.kind, sym.path, sym.start_line, sym.end_line, sym.signature, match)
 
 
-def _sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _fulltext_filter(kind: str | None, prefix_path: str) -> str:
-    """The kind and path filters as a LanceDB prefilter, so that the cap counts only rows
-    that can be hits. (Hits are filtered again in Python: this only narrows the read.)"""
-    clauses = []
-    if kind:  # one of SYMBOL_KINDS, checked by the caller
-        clauses.append(f"kind = {_sql_str(kind)}")
-    if prefix_path:
-        clauses.append(f"(path = {_sql_str(prefix_path)} OR starts_with(path, {_sql_str(prefix_path + '/')}))")
-    return " AND ".join(clauses)
-
-
-def _fulltext(ws: Workspace, query: str, cap: int, where: str = "") -> tuple[list[str], bool]:
-    """Symbol ids from the LanceDB full-text index over identifier-split names,
-    signatures and docstrings, at the committed version: at most ``cap`` of them, best
-    first (score, then id: a stable order), and whether more rows matched than that."""
-    words = split_identifier_words(query)
-    if not words:
+def _fulltext(v: Views, query: str, cap: int, kind: str | None, prefix_path: str) -> tuple[list[str], bool]:
+    """Symbol ids by BM25 over identifier-split names, signatures, labels and docstrings
+    (the read model's name index), of the given kind and under the given path: at most
+    ``cap`` of them, best first (score, then index order), and whether more matched."""
+    words = split_identifier_words(query).split()
+    rm = v.read_model
+    if not words or rm is None:
         return [], False
-    store = ws.indexer.store
-    manifest = store.manifest()
-    if not manifest:
-        return [], False
-    tbl = store.db.open_table("symbols")
-    tbl.checkout(manifest["versions"]["symbols"])
-
-    def read(where: str) -> list[dict]:
-        search = tbl.search(words, query_type="fts")
-        if where:
-            search = search.where(where, prefilter=True)
-        return search.select(["id", "_score"]).limit(cap + 1).to_list()
-
-    try:
-        try:
-            rows = read(where)
-        except Exception:  # a filter this LanceDB cannot push down: read unfiltered
-            if not where:
-                raise
-            rows = read("")
-    except Exception:  # no full-text index yet (an empty repository)
-        return [], False
-    rows.sort(key=lambda r: (-r["_score"], r["id"]))
-    return [r["id"] for r in rows[:cap]], len(rows) > cap
+    allowed = None
+    if kind or prefix_path:
+        first = np.asarray(rm.array("file.first_symbol"))
+        allowed = np.ones(rm.n_symbols, dtype=bool)
+        if prefix_path:
+            under = np.array([p == prefix_path or p.startswith(prefix_path + "/") for p in rm.strings("file.path").all()], dtype=bool)
+            allowed &= np.repeat(under, np.diff(first))
+        if kind:
+            allowed &= np.array([k == kind for k in rm.strings("sym.kind").all()], dtype=bool)
+    found = v.names.search(words, allowed)
+    ids = v.node_ids()
+    return [ids[rm.n_files + j] for j in found[:cap]], len(found) > cap
 
 
 def search_symbols(
@@ -188,7 +164,7 @@ def search_symbols(
     label = query.strip("'\"`. :")  # registered under the query: source-read, 'EX', .. include::
     add(v.by_label.get(label, []), "label")
     add([s for name, syms in v.by_name.items() if name.startswith(q) and name != q for s in syms], "prefix")
-    ids, capped = _fulltext(ws, query, FULLTEXT_CAP, _fulltext_filter(kind, prefix_path))
+    ids, capped = _fulltext(v, query, FULLTEXT_CAP, kind, prefix_path)
     add([v.symbols[i] for i in ids if i in v.symbols], "fulltext", ordered=True)  # best score first
     # Near spellings only when the other tiers found few (a fixed number, so the hit list
     # stays the same on every page; difflib over every name costs ~0.1 s in a big repository)

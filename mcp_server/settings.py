@@ -39,6 +39,8 @@ class RecallSettings:
     commit_prior: float = 2.0  # weight of the files they changed (the best = 1), added to the file prior
     fact_seed: float = 2.0  # seed weight of a symbol that a relevant fact is anchored to
     # Diffusion (personalized PageRank by power iteration around the seeds).
+    # How much activation an edge of each kind carries, times its resolution's confidence.
+    edge_weights: tuple = (("call", 1.0), ("inherit", 0.8), ("import", 0.3), ("contain", 0.5), ("semantic", 0.7), ("type", 0.5))
     restart: float = 0.8  # share of activation that returns to the seeds each step
     iterations: int = 3
     max_fanout: int = 40  # a hub spreads only to its strongest neighbours (each way)

@@ -1,33 +1,19 @@
-"""In-memory BM25 indexes for recall: over symbol texts (names, signatures, docstrings,
-bodies and their file path), updated per file by content hash, for its full-text seeds;
-and over the messages of recent commits, for the past commits that read like a task."""
+"""BM25 indexes for recall: over symbol texts (names, signatures, docstrings, bodies and
+their file path; the read model's term rows, scored with numpy), for its full-text seeds,
+with each file also taken as one document; and over the messages of recent commits, for
+the past commits that read like a task."""
 
 from __future__ import annotations
 
 import builtins
 import math
-import re
 from collections import Counter
-from functools import lru_cache
-from pathlib import Path
 
-from indexers.scan import read_source, source_lines
-from indexers.types import ParsedFile
+import numpy as np
 
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
-STOPWORDS = frozenset(
-    """a an and are as at be but by for from has have if in into is it its not of on or
-    such that the their then there these this to was will with self cls none true false
-    return def class import none pass elif else try except raise while yield lambda
-    i we you he she they me my our your can could should would may might do does did
-    when what which who how why where all any some one two get set use used using also
-    just like make made new old so than too very only own same other each both few more
-    most no nor out up down over under again further once here both after before above
-    below between through during off about against within without function method
-    code file line lines value values example following issue problem error expected
-    actual result results output input test tests work works working bug""".split()
-)
+from indexers.readmodel import ReadModel
+from indexers.terms import words
+
 # Python's built-in exceptions (ValueError, KeyError): tasks name them in every traceback
 # and example, and code raises and catches them everywhere, so they say nothing of where;
 # the words of the message do. Not searched for unless the repository defines one itself
@@ -38,19 +24,6 @@ BUILTIN_ERRORS = frozenset(
 K1, B = 1.2, 0.75
 MAX_DF = 0.25  # a term in more of the documents than this share is not searched for
 ALWAYS_DF = 10  # a term in no more documents than this is searched all the same (small repositories, short histories)
-NAME_WEIGHT = 3  # extra term counts for the words of a symbol's own name
-
-
-@lru_cache(maxsize=200_000)
-def _terms_of(ident: str) -> tuple[str, ...]:
-    low = ident.lower()
-    parts = [p.lower() for chunk in ident.split("_") for p in _PARTS.findall(chunk)]
-    out = []
-    if len(parts) > 1 or (parts and parts[0] != low):
-        out.extend(p for p in parts if len(p) > 2 and p not in STOPWORDS)
-    if len(low) > 2 and low not in STOPWORDS:
-        out.append(low)
-    return tuple(out)
 
 
 def ignored_words(own_names) -> frozenset[str]:
@@ -59,100 +32,153 @@ def ignored_words(own_names) -> frozenset[str]:
     return frozenset(w for w in BUILTIN_ERRORS if w not in own_names)
 
 
-def words(text: str) -> list[str]:
-    """Identifier-aware terms: every identifier lowercased, plus its snake/Camel parts."""
-    out: list[str] = []
-    for ident in _WORD.findall(text):
-        out.extend(_terms_of(ident))
-    return out
+class _Postings:
+    """Documents by term: for term ``t``, ``docs[ptr[t]:ptr[t+1]]`` (ascending) and their term counts."""
+
+    def __init__(self, terms: np.ndarray, docs: np.ndarray, tfs: np.ndarray, n_terms: int, doc_len: np.ndarray):
+        order = np.argsort(terms, kind="stable")
+        self.docs = docs[order]
+        self.tfs = tfs[order].astype(np.float64)
+        self.ptr = np.searchsorted(terms[order], np.arange(n_terms + 1))
+        self.doc_len = doc_len.astype(np.float64)
+        self.total_len = int(doc_len.sum())
+
+    def bm25(self, term_ids: list[tuple[str, int | None, int]], max_df: float):
+        """BM25 scores of every document (0 where no term matched), and for each term
+        searched, its name and the documents it matched; a term in more than ``max_df`` of
+        the documents (and in more than ``ALWAYS_DF``) is too common to say anything.
+        The sums run term by term, in the query's order, as one would by hand."""
+        n = len(self.doc_len)
+        scores = np.zeros(n)
+        hits: list[tuple[str, np.ndarray]] = []
+        if not n:
+            return scores, hits
+        avg = self.total_len / n
+        for term, tid, qtf in term_ids:
+            if tid is None:
+                continue
+            a, b = self.ptr[tid], self.ptr[tid + 1]
+            df = int(b - a)
+            if not df or df > max(n * max_df, ALWAYS_DF):
+                continue
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            weight = idf * (1 + math.log(qtf))
+            docs, tf = self.docs[a:b], self.tfs[a:b]
+            denom = tf + K1 * (1 - B + B * self.doc_len[docs] / avg)
+            scores[docs] += weight * tf * (K1 + 1) / denom
+            hits.append((term, docs))
+        return scores, hits
+
+
+def _matched(scores: np.ndarray, hits: list[tuple[str, np.ndarray]], by_score: bool) -> np.ndarray:
+    """Documents that matched: those matched by an earlier query term first, then in index
+    order; ``by_score``: best first, in that order among equal scores."""
+    first = np.full(len(scores), len(hits), dtype=np.int64)
+    for i, (_, docs) in reversed(list(enumerate(hits))):
+        first[docs] = i
+    matched = np.flatnonzero(first < len(hits))
+    keys = (matched, first[matched], -scores[matched]) if by_score else (matched, first[matched])
+    return matched[np.lexsort(keys)]
+
+
+def _symbol_postings(rm: ReadModel, prefix: str):
+    """The vocabulary and postings of one of the read model's term tables, and its rows
+    (term, document, count) with each document's length."""
+    vocab = rm.strings(f"{prefix}.vocab").all()
+    terms = np.asarray(rm.array(f"{prefix}.terms"), dtype=np.int64)
+    tfs = np.asarray(rm.array(f"{prefix}.tfs"), dtype=np.int64)
+    indptr = np.asarray(rm.array(f"{prefix}.indptr"))
+    doc_of_row = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    cum = np.concatenate([[0], np.cumsum(tfs)])
+    doc_len = cum[indptr[1:]] - cum[indptr[:-1]]
+    postings = _Postings(terms, doc_of_row, tfs, len(vocab), doc_len)
+    return {t: i for i, t in enumerate(vocab)}, postings, (terms, doc_of_row, tfs, doc_len)
+
+
+class NameIndex:
+    """BM25 over the words ``search_symbols`` finds a symbol by (its qualified name, the
+    words of its name and signature, labels, the head of its docstring), every word searched."""
+
+    def __init__(self, rm: ReadModel | None):
+        self._vocab: dict[str, int] = {}
+        self._postings: _Postings | None = None
+        if rm is not None and rm.n_symbols:
+            self._vocab, self._postings, _ = _symbol_postings(rm, "name")
+
+    def search(self, words: list[str], allowed: np.ndarray | None = None) -> list[int]:
+        """Symbol numbers that hold any of ``words`` (and are ``allowed``), best first;
+        among equal scores, in index order."""
+        if self._postings is None or not words:
+            return []
+        query = [(w, self._vocab.get(w), n) for w, n in Counter(words).items()]
+        scores, hits = self._postings.bm25(query, max_df=1.0)
+        found = np.zeros(len(scores), dtype=bool)
+        for _, docs in hits:
+            found[docs] = True
+        if allowed is not None:
+            found &= allowed
+        docs = np.flatnonzero(found)
+        return docs[np.lexsort((docs, -scores[docs]))].tolist()
 
 
 class TextIndex:
-    def __init__(self) -> None:
-        self.file_hash: dict[str, str] = {}
-        self.doc_terms: dict[str, Counter] = {}  # symbol id -> term counts
-        self.doc_len: dict[str, int] = {}
-        self.postings: dict[str, dict[str, int]] = {}
-        self.file_docs: dict[str, list[str]] = {}
-        self._total_len = 0
-        # The same terms summed per file: a file as one document, for file-level ranking.
-        self.file_postings: dict[str, dict[str, int]] = {}
-        self.file_terms: dict[str, tuple[str, ...]] = {}
-        self.file_len: dict[str, int] = {}
-        self._total_file_len = 0
+    """Full-text search over one read model's symbols (and files, each as one document)."""
 
-    def _remove_file(self, path: str) -> None:
-        for sid in self.file_docs.pop(path, []):
-            _unpost(self.postings, sid, self.doc_terms.pop(sid, {}))
-            self._total_len -= self.doc_len.pop(sid, 0)
-        _unpost(self.file_postings, path, self.file_terms.pop(path, ()))
-        self._total_file_len -= self.file_len.pop(path, 0)
-        self.file_hash.pop(path, None)
+    def __init__(self, rm: ReadModel | None = None, symbol_ids: list[str] | None = None):
+        self._rm = rm
+        self.symbol_ids = symbol_ids or []
+        self._vocab: dict[str, int] | None = None
+        self._symbols: _Postings | None = None
+        self._files: _Postings | None = None
+        self.paths: list[str] = rm.strings("file.path").all() if rm is not None else []
 
-    def _add_file(self, repo: Path, pf: ParsedFile) -> None:
-        try:
-            lines = source_lines(read_source(repo / pf.path))
-        except OSError:
-            lines = []
-        path_terms = words(pf.path.replace("/", " ").rsplit(".", 1)[0])
-        children: dict[str, list[str]] = {}
-        for sym in pf.symbols:
-            if sym.parent:
-                children.setdefault(sym.parent, []).append(sym.name)
-        sids = []
-        for sym in pf.symbols:
-            if sym.kind in ("class", "struct", "interface", "trait", "enum", "impl") and sym.qualname in children:
-                # A type's own text: its header, docstring and member names, not member bodies.
-                text = " ".join([sym.qualname, sym.signature, sym.doc, " ".join(children[sym.qualname])])
-            else:
-                body = "\n".join(lines[sym.start_line - 1 : sym.end_line])
-                text = " ".join([sym.qualname, body])
-            terms = Counter(words(text))
-            # The name says what a symbol is about more than any word of its body.
-            for t in words(sym.name):
-                terms[t] += NAME_WEIGHT
-            for t in path_terms:
-                terms[t] += 1
-            sid = sym.id
-            self.doc_terms[sid] = terms
-            length = sum(terms.values())
-            self.doc_len[sid] = length
-            self._total_len += length
-            for term, tf in terms.items():
-                self.postings.setdefault(term, {})[sid] = tf
-            sids.append(sid)
-        self.file_docs[pf.path] = sids
-        self.file_hash[pf.path] = pf.hash
-        file_terms: Counter = Counter()
-        for sid in sids:
-            file_terms.update(self.doc_terms[sid])
-        self.file_terms[pf.path] = tuple(file_terms)
-        self.file_len[pf.path] = length = sum(file_terms.values())
-        self._total_file_len += length
-        for term, tf in file_terms.items():
-            self.file_postings.setdefault(term, {})[pf.path] = tf
+    def build(self) -> None:
+        """Build the postings now (else the first search does)."""
+        if self._symbols is not None:
+            return
+        rm = self._rm
+        if rm is None or not rm.n_symbols:
+            self._vocab = {}
+            empty = np.zeros(0, dtype=np.int64)
+            self._symbols = _Postings(empty, empty, empty, 0, empty)
+            self._files = _Postings(empty, empty, empty, 0, np.zeros(len(self.paths), dtype=np.int64))
+            return
+        self._vocab, self._symbols, (terms, doc_of_row, tfs, doc_len) = _symbol_postings(rm, "text")
+        # Files: the same terms summed over each file's symbols.
+        first = np.asarray(rm.array("file.first_symbol"))
+        n_files = len(first) - 1
+        file_of_doc = np.repeat(np.arange(n_files), np.diff(first))
+        key = terms * n_files + file_of_doc[doc_of_row]
+        pairs, inverse = np.unique(key, return_inverse=True)
+        file_tfs = np.bincount(inverse, weights=tfs).astype(np.int64)
+        file_len = np.bincount(file_of_doc, weights=doc_len, minlength=n_files).astype(np.int64)
+        self._files = _Postings(pairs // n_files, pairs % n_files, file_tfs, len(self._vocab), file_len)
 
-    def sync(self, repo: Path, files: dict[str, ParsedFile]) -> None:
-        """Re-index files whose hash changed; drop files that are gone."""
-        for path in [p for p in self.file_hash if p not in files or files[p].hash != self.file_hash[p]]:
-            self._remove_file(path)
-        for path, pf in files.items():
-            if path not in self.file_hash:
-                self._add_file(repo, pf)
+    def _query(self, query: str, ignore: frozenset[str]) -> list[tuple[str, int | None, int]]:
+        self.build()
+        counts = Counter(w for w in words(query) if w not in ignore)
+        return [(t, self._vocab.get(t), qtf) for t, qtf in counts.items()]
 
     def search(self, query: str, limit: int = 200, max_df: float = MAX_DF,
                ignore: frozenset[str] = frozenset()) -> list[tuple[str, float, list[str]]]:
         """(symbol id, BM25 score, matched terms), best first, ``ignore`` not searched for.
         In a small repository a word is searched however common, as long as no more than
         ``ALWAYS_DF`` symbols hold it."""
-        scores, matched = _bm25(_query(query, ignore), self.postings, self.doc_len, self._total_len, max_df)
-        best = sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
-        return [(sid, score, matched[sid]) for sid, score in best]
+        query_terms = self._query(query, ignore)
+        scores, hits = self._symbols.bm25(query_terms, max_df)
+        best = _matched(scores, hits, by_score=True)[:limit]
+        matched: dict[int, list[str]] = {int(d): [] for d in best}
+        for term, docs in hits:
+            for d in best[np.isin(best, docs, assume_unique=True)].tolist():
+                matched[d].append(term)
+        return [(self.symbol_ids[d], float(scores[d]), matched[d]) for d in best.tolist()]
 
     def search_files(self, query: str, max_df: float = MAX_DF, ignore: frozenset[str] = frozenset()) -> dict[str, float]:
         """BM25 of every file that shares a telling term with ``query``, a file taken as one
         document (a term in no more than ``ALWAYS_DF`` files always tells)."""
-        return _bm25(_query(query, ignore), self.file_postings, self.file_len, self._total_file_len, max_df)[0]
+        query_terms = self._query(query, ignore)
+        scores, hits = self._files.bm25(query_terms, max_df)
+        return {self.paths[f]: float(scores[f]) for f in _matched(scores, hits, by_score=False).tolist()}
 
 
 class CommitIndex:
@@ -180,16 +206,6 @@ class CommitIndex:
 
 def _query(query: str, ignore: frozenset[str]) -> list[str]:
     return [w for w in words(query) if w not in ignore] if ignore else words(query)
-
-
-def _unpost(postings: dict[str, dict[str, int]], doc: str, terms) -> None:
-    """Take ``doc`` out of the posting lists of ``terms``; drop lists left empty."""
-    for term in terms:
-        bucket = postings.get(term)
-        if bucket is not None:
-            bucket.pop(doc, None)
-            if not bucket:
-                del postings[term]
 
 
 def _bm25(query_terms: list[str], postings: dict[str, dict[str, int]], doc_len: dict[str, int],

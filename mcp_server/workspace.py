@@ -9,23 +9,23 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexers.build import Indexer, Progress, UpdateStats
-from indexers.graph import add_code_edges, add_semantic_edges, build_graph
 from indexers.history import History, load_history, own_names
 from indexers.paths import store_dir_for
+from indexers.semantic_store import load_stored_edges, stored_version
 from indexers.store import StoreBusy
 from indexers.tokens import get_encoding
 from indexers.types import Symbol
 
 from .errors import CtxfoldError
+from .graph import CodeGraph
 from .settings import SETTINGS
-from .textindex import CommitIndex, TextIndex
+from .textindex import CommitIndex, NameIndex, TextIndex
 
 log = logging.getLogger("ctxfold")
 
@@ -43,20 +43,52 @@ def settle_heap() -> None:
 
 @dataclass
 class Views:
-    """Read-only lookups over one generation of the index."""
+    """Read-only lookups over one generation of the index: symbols from the indexer, the
+    graph and the full-text index over its read model (each built on first use)."""
 
     generation: int
+    read_model: object = None  # indexers.readmodel.ReadModel
     semantic_stamp: tuple = ()
     semantic_edges: list = field(default_factory=list)
     symbols: dict[str, Symbol] = field(default_factory=dict)  # id -> Symbol
     by_path: dict[str, list[Symbol]] = field(default_factory=dict)
     by_name: dict[str, list[Symbol]] = field(default_factory=dict)  # lowercased name
     by_label: dict[str, list[Symbol]] = field(default_factory=dict)  # a string it is registered under
-    graph: object = None
     semantic: int = 0  # fresh semantic edges in the graph
-    neighbours: dict = field(default_factory=dict)  # recall's per-node neighbour lists: lazily, or all by warm()
+    neighbours: dict = field(default_factory=dict)  # recall's per-node neighbour lists, made as needed
     neighbours_key: tuple = ()  # the recall settings those lists were made with
     name_runs: tuple = ()  # (generation, names joined for substring search, offsets, names); seeds.py
+    lay_semantic: object = None  # called with these views once the graph is built (Workspace)
+    _graph: CodeGraph | None = None
+    _text: TextIndex | None = None
+    _names: NameIndex | None = None
+    _ids: list | None = None
+
+    def node_ids(self) -> list[str]:
+        if self._ids is None:
+            self._ids = self.read_model.node_ids() if self.read_model is not None else []
+        return self._ids
+
+    @property
+    def graph(self) -> CodeGraph:
+        if self._graph is None:
+            self._graph = CodeGraph(self.read_model, self.node_ids(), dict(SETTINGS.edge_weights))
+            if self.lay_semantic is not None:
+                self.lay_semantic(self)
+        return self._graph
+
+    @property
+    def names(self) -> NameIndex:
+        if self._names is None:
+            self._names = NameIndex(self.read_model)
+        return self._names
+
+    @property
+    def text(self) -> TextIndex:
+        if self._text is None:
+            rm = self.read_model
+            self._text = TextIndex(rm, self.node_ids()[rm.n_files:] if rm is not None else [])
+        return self._text
 
 
 class Workspace:
@@ -75,7 +107,6 @@ class Workspace:
         self._loaded = False
         self.last_update: UpdateStats | None = None
         self.freshness_note = ""
-        self.text = TextIndex()  # full-text over symbol bodies, synced per file hash
         self.edge_sources: list = []  # callables adding semantic edges (facts of type coupling)
         self.vectors = None  # (embedder, db) once the vector fallback is found usable
         self.vectors_note = ""
@@ -112,142 +143,48 @@ class Workspace:
 
     def views(self) -> Views:
         with self._lock:
-            stamp = self._semantic_stamp()
             v = self._views
-            if v is None or (v.generation != self.indexer.generation and not self._patch_views(v)):
+            if v is None or v.generation != self.indexer.generation:
                 v = self._build_views()
-            if v.semantic_stamp != stamp:
-                self._patch_semantic(v, stamp)
+            elif v._graph is not None and v.semantic_stamp != self._semantic_stamp():
+                self._lay_semantic(v)
             rebuilt, self._views = v is not self._views, v
-            self.text.sync(self.repo, self.indexer.files)
             if rebuilt and self.long_lived and not self._warming:
                 settle_heap()  # the old views are garbage now, the new ones long-lived
             return v
 
     def _build_views(self) -> Views:
         started = time.perf_counter()
-        v = Views(generation=self.indexer.generation, semantic_stamp=self._semantic_stamp())
+        v = Views(generation=self.indexer.generation, read_model=self.indexer.read_model, lay_semantic=self._lay_semantic)
         for path, pf in self.indexer.files.items():
-            self._add_file_symbols(v, path, pf.symbols)
-        v.graph = build_graph(list(v.symbols.values()), self.indexer.all_edges(), list(self.indexer.files))
-        v.semantic_edges = self._stored_semantic_edges()
-        add_semantic_edges(v.graph, self._fresh(v.semantic_edges))
-        v.semantic = self._count_semantic(v)
+            v.by_path[path] = pf.symbols
+            for sym in pf.symbols:
+                v.symbols[sym.id] = sym
+                v.by_name.setdefault(sym.name.lower(), []).append(sym)
+                for label in sym.labels.split():
+                    v.by_label.setdefault(label, []).append(sym)
         log.debug("views for generation %d built in %.0f ms", v.generation, (time.perf_counter() - started) * 1000)
         return v
 
-    @staticmethod
-    def _add_file_symbols(v: Views, path: str, symbols: list[Symbol]) -> None:
-        v.by_path[path] = symbols
-        for sym in symbols:
-            v.symbols[sym.id] = sym
-            v.by_name.setdefault(sym.name.lower(), []).append(sym)
-            for label in sym.labels.split():
-                v.by_label.setdefault(label, []).append(sym)
-
-    def _patch_views(self, v: Views) -> bool:
-        """Bring views one update forward in place: drop the changed files' nodes, add
-        their new ones, and re-add the edges of every file whose edges could have changed
-        or been dropped. False when the last update does not start at these views."""
-        change = self.indexer.last_change
-        if change is None or change[0] != v.generation:
-            return False
-        _, generation, changed, resolved = change
-        into = self.indexer.sources_of_edges_into(changed)
-        if into is None:
-            return False
-        g = v.graph
-        # Only the nodes whose edges this may change lose their cached neighbour lists:
-        # those of the files re-linked below and their neighbours, before and after.
-        relinked = resolved | changed | into
-        touched = self._around(v, relinked)
-        for path in changed:
-            for sym in v.by_path.pop(path, []):
-                v.symbols.pop(sym.id, None)
-                for key, table in [(sym.name.lower(), v.by_name)] + [(label, v.by_label) for label in sym.labels.split()]:
-                    same = table.get(key, [])
-                    if sym in same:
-                        same.remove(sym)
-                if sym.id in g:
-                    g.remove_node(sym.id)
-            if f"{path}:" in g:
-                g.remove_node(f"{path}:")
-        for path in resolved - changed:
-            nodes = [f"{path}:"] + [s.id for s in v.by_path.get(path, [])]
-            g.remove_edges_from([e for n in nodes if n in g for e in g.out_edges(n)])
-        for path in changed:
-            pf = self.indexer.files.get(path)
-            if pf is not None:
-                self._add_file_symbols(v, path, pf.symbols)
-                g.add_node(f"{path}:")
-                g.add_nodes_from(s.id for s in pf.symbols)
-        for path in relinked & self.indexer.files.keys():
-            add_code_edges(g, self.indexer.edges.get(path, []))
-        add_semantic_edges(g, self._fresh(v.semantic_edges))
-        v.semantic = self._count_semantic(v)
-        for node in touched | self._around(v, relinked):
-            v.neighbours.pop(node, None)
-        v.generation = generation
-        return True
-
-    def _patch_semantic(self, v: Views, stamp: tuple) -> None:
-        """Swap the views' semantic edges for the current ones in place (an agent's coupling
-        fact, edges written by ``ctxfold enrich``): a semantic edge that had replaced a
-        weaker code edge gives that code edge back. Only the ends lose their neighbour lists."""
-        g = v.graph
-        ends: set[str] = set()
-        for e in v.semantic_edges:
-            if g.has_edge(e.src, e.dst) and g.edges[e.src, e.dst]["kind"] == "semantic":
-                g.remove_edge(e.src, e.dst)
-                ends.update((e.src, e.dst))
-                code = self.indexer.edges.get(e.src.rpartition(":")[0], [])
-                add_code_edges(g, [c for c in code if c.src == e.src and c.dst == e.dst])
+    def _lay_semantic(self, v: Views) -> None:
+        """Lay the fresh semantic edges over the views' graph (an agent's coupling facts,
+        edges written by ``ctxfold enrich``); only their ends lose their neighbour lists."""
+        v.semantic_stamp = self._semantic_stamp()
         v.semantic_edges = self._stored_semantic_edges()
-        fresh = self._fresh(v.semantic_edges)
-        add_semantic_edges(g, fresh)
-        v.semantic = self._count_semantic(v)
-        ends.update(n for e in fresh for n in (e.src, e.dst))
-        for node in ends:
+        for node in v.graph.set_semantic(self._fresh(v.semantic_edges)):
             v.neighbours.pop(node, None)
-        v.semantic_stamp = stamp
-
-    @staticmethod
-    def _count_semantic(v: Views) -> int:
-        """Pairs the graph links by a semantic edge."""
-        g = v.graph
-        return len({(e.src, e.dst) for e in v.semantic_edges
-                    if g.has_edge(e.src, e.dst) and g.edges[e.src, e.dst]["kind"] == "semantic"})
-
-    @staticmethod
-    def _around(v: Views, paths: set[str]) -> set[str]:
-        """The nodes of ``paths`` and every node that shares an edge with one of them."""
-        g = v.graph
-        nodes = [n for p in paths for n in (f"{p}:", *(s.id for s in v.by_path.get(p, []))) if n in g]
-        around = set(nodes)
-        for n in nodes:
-            around.update(g.succ[n])
-            around.update(g.pred[n])
-        return around
+        v.semantic = v.graph.semantic_pairs()
 
     def _semantic_stamp(self) -> tuple:
         """Changes when semantic edges are written (by any process) or when the agent's
         coupling facts change (not when a fact is merely served)."""
-        try:
-            table = os.stat(self.store_dir / "lance" / "semantic_edges.lance" / "_versions").st_mtime_ns
-        except OSError:
-            table = 0
         agent = tuple(sorted((e.src, e.dst, e.src_hash, e.dst_hash) for source in self.edge_sources for e in source()))
-        return (table, agent)
+        return (stored_version(self.store_dir), agent)
 
     def _stored_semantic_edges(self) -> list:
         """Every semantic edge: derived ones from the store, and couplings the agent
         recorded as facts (those are fresh by construction)."""
-        edges = []
-        if (self.store_dir / "lance" / "semantic_edges.lance").exists():
-            from indexers.paths import connect
-            from indexers.semantic_store import load_edges
-
-            edges = load_edges(connect(self.store_dir))
+        edges = load_stored_edges(self.store_dir)
         for source in self.edge_sources:
             edges.extend(source())
         return edges
@@ -261,16 +198,21 @@ class Workspace:
 
         return fresh_edges(edges, current_hash_of(self.indexer))
 
+    @property
+    def text(self) -> TextIndex:
+        """Full-text search over the current index's symbols and files."""
+        return self.views().text
+
     def fresh_views(self, progress: Progress | None = None) -> Views:
         self.refresh(progress)
         return self.views()
 
     def warm(self) -> Views:
         """What a first recall would otherwise pay for: the index brought up to date, the
-        graph and full-text index, git history (seconds on a long one), the tokenizer and
-        recall's per-node lists (``prepare_views``); then all of it settled out of full
-        garbage collections (``settle_heap``), here and after every rebuild of the views.
-        For a process that serves this workspace."""
+        graph and full-text index (``prepare_views``), git history (seconds on a long one)
+        and the tokenizer; then all of it settled out of full garbage collections
+        (``settle_heap``), here and after every rebuild of the views. For a process that
+        serves this workspace."""
         from .recall import prepare_views  # (recall imports this module)
 
         self.commit_index(self.history())

@@ -36,15 +36,15 @@ def test_heuristic_edges_are_derived_offline_and_go_stale_on_edit(pyshop, capsys
 
     ws = Workspace(pyshop)
     v = ws.fresh_views()
-    data = v.graph.get_edge_data("shop/inventory.py:configure", "shop/pricing.py:limit") or v.graph.get_edge_data("shop/pricing.py:limit", "shop/inventory.py:configure")
+    data = v.graph.edge("shop/inventory.py:configure", "shop/pricing.py:limit") or v.graph.edge("shop/pricing.py:limit", "shop/inventory.py:configure")
     assert data and data["kind"] == "semantic" and "shop.max_cart_lines" in data["reason"]
     assert status(ws)["semantic_stale"] == 0
 
     inv = pyshop / "shop/inventory.py"
     inv.write_text(inv.read_text().replace("= 40", "= 50"))
     v = ws.fresh_views()
-    assert not v.graph.has_edge("shop/inventory.py:configure", "shop/pricing.py:limit")
-    assert not v.graph.has_edge("shop/pricing.py:limit", "shop/inventory.py:configure")
+    assert v.graph.edge("shop/inventory.py:configure", "shop/pricing.py:limit") is None
+    assert v.graph.edge("shop/pricing.py:limit", "shop/inventory.py:configure") is None
     assert status(ws)["semantic_stale"] == 1
 
 
