@@ -59,7 +59,41 @@ def connect(store_dir: Path):
     return lancedb.connect(str(path), read_consistency_interval=timedelta(0))
 
 
-def repo_root(path: str | os.PathLike | None = None) -> Path:
-    """The repository to serve: the path given, else CLAUDE_PROJECT_DIR, else the cwd."""
-    chosen = path or os.environ.get("CLAUDE_PROJECT_DIR") or os.getcwd()
-    return Path(chosen).resolve()
+def repo_root(path: str | os.PathLike | None = None, store: str | os.PathLike | None = None) -> Path:
+    """The repository a command is about, found as git finds its own: the path given;
+    else the repository a ``store`` given alone was built for; else $CLAUDE_PROJECT_DIR;
+    else the nearest directory, at or above the working directory, that holds an index
+    (``.ctxfold/``) or is a git work tree's root; else the working directory."""
+    if path:
+        return Path(path).resolve()
+    if store:
+        built_for = _manifest_repo(Path(store))
+        if built_for:
+            return built_for
+    if os.environ.get("CLAUDE_PROJECT_DIR"):
+        return Path(os.environ["CLAUDE_PROJECT_DIR"]).resolve()
+    cwd = Path.cwd().resolve()
+    return enclosing_repo(cwd) or cwd
+
+
+def enclosing_repo(start: Path) -> Path | None:
+    """The nearest directory at or above ``start`` that holds an index or is a git work
+    tree's root; None when there is neither."""
+    for d in (start, *start.parents):
+        if (d / STORE_DIRNAME / "manifest.json").is_file() or (d / ".git").exists():
+            return d
+    return None
+
+
+def is_indexed(store_dir: Path) -> bool:
+    return (Path(store_dir) / "manifest.json").is_file()
+
+
+def _manifest_repo(store_dir: Path) -> Path | None:
+    import json
+
+    try:
+        repo = json.loads((store_dir / "manifest.json").read_text(encoding="utf-8")).get("repo")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Path(repo) if repo and Path(repo).is_dir() else None

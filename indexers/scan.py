@@ -12,8 +12,6 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pathspec
-
 from .languages import language_for_path
 from .types import Skipped
 
@@ -38,7 +36,7 @@ class ScanResult:
     dirs: dict[str, int] = field(default_factory=dict)
 
 
-def _load_spec(directory: Path) -> pathspec.PathSpec | None:
+def _load_spec(directory: Path):
     lines: list[str] = []
     for name in IGNORE_FILES:
         try:
@@ -47,10 +45,12 @@ def _load_spec(directory: Path) -> pathspec.PathSpec | None:
             continue
     if not lines:
         return None
+    import pathspec  # loads only for a scan
+
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
-def _ignored(specs: list[tuple[str, pathspec.PathSpec]], rel: str, is_dir: bool) -> bool:
+def _ignored(specs: list[tuple[str, object]], rel: str, is_dir: bool) -> bool:
     # Later (deeper) ignore files override earlier ones, as git does for negations; we
     # approximate by letting any matching spec decide, deepest first.
     for base, spec in reversed(specs):
@@ -68,7 +68,7 @@ def scan(root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> ScanResult:
     result = ScanResult()
     seen_dirs: set[tuple[int, int]] = set()
 
-    def walk(directory: Path, rel_dir: str, specs: list[tuple[str, pathspec.PathSpec]]) -> None:
+    def walk(directory: Path, rel_dir: str, specs: list[tuple[str, object]]) -> None:
         try:
             st = directory.stat()
         except OSError as exc:

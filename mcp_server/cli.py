@@ -1,4 +1,7 @@
-"""The ``ctxfold`` command: one subcommand per core function, printing to stdout."""
+"""The ``ctxfold`` command: one subcommand per core function, printing to stdout.
+
+Each command imports what it uses when it runs, so that ``--help`` and light commands
+never load the MCP SDK, LanceDB or the parsers."""
 
 from __future__ import annotations
 
@@ -9,9 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from indexers.errors import CtxfoldError
 from indexers.scan import DEFAULT_MAX_BYTES
-
-from .errors import CtxfoldError
 
 
 class ProgressBar:
@@ -42,16 +44,36 @@ class ProgressBar:
             sys.stderr.flush()
 
 
-def _workspace(args):
+def _repo(args, given: str | None = None) -> Path:
     from indexers.paths import repo_root
+
+    repo = repo_root(given or args.repo, args.store)
+    if not repo.exists():
+        raise CtxfoldError(f"no such repository directory: {repo}; check the path, or pass --repo PATH to the repository's root")
+    if not repo.is_dir():
+        raise CtxfoldError(f"not a directory: {repo}; pass the repository's root directory, not a file in it")
+    return repo
+
+
+def _workspace(args, need_index: bool = True):
+    """The workspace of the repository this command is about. A command that reads the
+    index never builds one where none was asked for: without one, it says where it
+    looked and what to run."""
+    from indexers.paths import is_indexed, store_dir_for
 
     from .workspace import Workspace
 
-    return Workspace(repo_root(args.repo), args.store, max_bytes=getattr(args, "max_bytes", None))
+    repo = _repo(args)
+    if need_index and not is_indexed(store_dir_for(repo, args.store)):
+        where = f"no index in {store_dir_for(repo, args.store)}"
+        if not args.repo and not args.store:
+            where = f"no index found for {Path.cwd()} (looked for .ctxfold/ or a git root there and above; chose {repo})"
+        raise CtxfoldError(f"{where}; run `ctxfold index {repo}` first, or pass --repo PATH")
+    return Workspace(repo, args.store, max_bytes=getattr(args, "max_bytes", None))
 
 
-def _refreshed(args):
-    ws = _workspace(args)
+def refreshed(args, need_index: bool = True):
+    ws = _workspace(args, need_index)
     bar = ProgressBar()
     try:
         ws.refresh(progress=bar)
@@ -65,9 +87,7 @@ def cmd_index(args) -> int:
     from indexers.history import load_history
     from indexers.paths import store_dir_for
 
-    repo = Path(args.path or args.repo or ".").resolve()
-    if not repo.is_dir():
-        raise CtxfoldError(f"no such repository directory: {repo}")
+    repo = _repo(args, args.path)
     indexer = Indexer(repo, store_dir_for(repo, args.store), max_bytes=args.max_bytes)
     bar = ProgressBar()
     try:
@@ -97,7 +117,7 @@ def cmd_index(args) -> int:
 def cmd_status(args) -> int:
     from .status import status
 
-    ws = _workspace(args)
+    ws = _workspace(args, need_index=False)  # says "not indexed yet" itself
     report = status(ws)
     if args.format == "json":
         print(json.dumps(report, indent=1, sort_keys=True))
@@ -111,7 +131,7 @@ def cmd_status(args) -> int:
 def cmd_search(args) -> int:
     from .search import search_symbols
 
-    result = search_symbols(_refreshed(args), args.query, args.kind, args.path, args.limit, args.offset)
+    result = search_symbols(refreshed(args), args.query, args.kind, args.path, args.limit, args.offset)
     print(json.dumps(result.to_json(), indent=1) if args.format == "json" else result.render())
     return 0 if result.hits else 1
 
@@ -120,7 +140,7 @@ def cmd_recall(args) -> int:
     from .facts_bridge import facts_for
     from .recall import recall
 
-    ws = _refreshed(args)
+    ws = refreshed(args)
     task = args.task if args.task != "-" else sys.stdin.read()
     result = recall(ws, task, args.budget, args.focus, "markdown", facts=facts_for(ws))
     print(json.dumps(result.to_json()) if args.format == "json" else result.text, end="" if args.format != "json" else "\n")
@@ -130,7 +150,7 @@ def cmd_recall(args) -> int:
 def cmd_fold(args) -> int:
     from .fold import fold_file
 
-    result = fold_file(_refreshed(args), args.path, args.focus, args.budget)
+    result = fold_file(refreshed(args), args.path, args.focus, args.budget)
     print(result.text, end="")
     return 0
 
@@ -145,12 +165,12 @@ def cmd_serve(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ctxfold", description="A context database for coding agents, served over MCP.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--repo", default=None, help="repository root (default: $CLAUDE_PROJECT_DIR, else the current directory)")
+    common.add_argument("--repo", default=None, help="repository root (default: $CLAUDE_PROJECT_DIR, else the nearest directory at or above this one with an index or a .git)")
     common.add_argument("--store", type=Path, default=None, help="store directory (default: REPO/.ctxfold)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", parents=[common], help="index a repository (incremental)")
-    p.add_argument("path", nargs="?", help="repository root (default: --repo or the current directory)")
+    p.add_argument("path", nargs="?", help="repository root (default: as --repo)")
     p.add_argument("--rebuild", action="store_true", help="drop the code index and build it anew (facts are kept)")
     p.add_argument("--max-bytes", type=int, default=None,
                    help=f"skip files larger than this; kept with the index (default: its last limit, else {DEFAULT_MAX_BYTES:,})")
@@ -185,13 +205,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", parents=[common], help="serve the MCP tools over stdio")
     p.set_defaults(func=cmd_serve)
 
-    from .facts_bridge import add_facts_cli
-
-    add_facts_cli(sub, common)
+    # The fact memory's commands have a parser of their own, built only when they run.
+    p = sub.add_parser("facts", add_help=False, help="the fact memory: add, list, show, history, forget, restore, export, import")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_facts)
     from .enrich_cli import add_enrich_cli
 
     add_enrich_cli(sub, common)
     return parser
+
+
+def cmd_facts(args) -> int:
+    from .facts_bridge import add_facts_cli
+
+    parser = argparse.ArgumentParser(prog="ctxfold")
+    add_facts_cli(parser.add_subparsers(dest="command", required=True), None)
+    inner = parser.parse_args(["facts", *args.rest])
+    return inner.func(inner)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,9 +12,9 @@ def cmd_enrich(args) -> int:
     from indexers.providers import ProviderError, make_provider
     from indexers.semantic import derive
 
-    from .cli import ProgressBar, _refreshed
+    from .cli import ProgressBar, refreshed
 
-    ws = _refreshed(args)
+    ws = refreshed(args, need_index=args.repo is None)  # a repository named with --repo is indexed first
     provider = None
     if args.provider:
         try:

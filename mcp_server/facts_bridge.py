@@ -197,10 +197,12 @@ def add_facts_cli(subparsers, common) -> None:
     from .facts_cli import add_facts_command
 
     def open_store(args):
-        ws = Workspace(getattr(args, "repo", None) or ".", getattr(args, "store", None))
+        from indexers.paths import repo_root
+
+        ws = Workspace(repo_root(getattr(args, "repo", None), getattr(args, "store", None)), getattr(args, "store", None))
         ws.refresh()
         return fact_store(ws)
 
     parser = add_facts_command(subparsers, open_store)
-    parser.add_argument("--repo", default=None, help="repository root (default: the current directory)")
+    parser.add_argument("--repo", default=None, help="repository root (default: as for every command)")
     parser.add_argument("--store", type=Path, default=None, help="store directory (default: REPO/.ctxfold)")

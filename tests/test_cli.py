@@ -35,9 +35,46 @@ def test_a_missing_repository_is_a_clear_error(tmp_path, capsys):
     assert f"no such repository directory: {missing}" in capsys.readouterr().err
     assert main(["search", "x", "--repo", str(missing)]) == 2
     assert "no such repository" in capsys.readouterr().err
+    readme = tmp_path / "README.md"
+    readme.write_text("hello\n")
+    assert main(["index", str(readme)]) == 2
+    assert f"not a directory: {readme}; pass the repository's root directory" in capsys.readouterr().err
+
+
+def test_reading_commands_never_build_an_index_where_none_was_asked_for(tmp_path, monkeypatch, capsys):
+    (tmp_path / "loose.py").write_text("def stray():\n    return 1\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CLAUDE_PROJECT_DIR", raising=False)
+    for command in (["search", "stray"], ["recall", "stray"], ["fold", "loose.py"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert f"no index found for {tmp_path}" in err and f"run `ctxfold index {tmp_path}` first" in err
+    assert not (tmp_path / ".ctxfold").exists()
+    assert main(["status"]) == 0 and "not indexed yet" in capsys.readouterr().out
+
+
+def test_the_shell_finds_the_enclosing_repository_as_git_does(pyshop, monkeypatch, capsys):
+    monkeypatch.delenv("CLAUDE_PROJECT_DIR", raising=False)
+    assert main(["index", str(pyshop)]) == 0
+    capsys.readouterr()
+    monkeypatch.chdir(pyshop / "shop")
+    assert main(["search", "reserve", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["hits"][0]["location"] == "shop/inventory.py:10-15"
+    assert main(["index"]) == 0  # the enclosing index again, not a partial one here
+    assert f"indexed {pyshop}:" in capsys.readouterr().out
+    assert not (pyshop / "shop" / ".ctxfold").exists()
+
+
+def test_index_follows_claude_project_dir_as_status_does(pyshop, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(pyshop))
+    assert main(["index"]) == 0
+    assert f"indexed {pyshop}:" in capsys.readouterr().out
+    assert main(["status"]) == 0 and f"repo      {pyshop}" in capsys.readouterr().out
 
 
 def test_a_miss_exits_1_and_suggests(pyshop, capsys):
+    assert main(["index", str(pyshop)]) == 0
     assert main(["search", "zzqqxx", "--repo", str(pyshop)]) == 1
     assert "No symbol matches" in capsys.readouterr().out
 
@@ -47,6 +84,7 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(pyshop):
     import subprocess
     import sys
 
+    assert main(["index", str(pyshop)]) == 0
     proc = subprocess.Popen(
         [sys.executable, "-m", "mcp_server.cli", "fold", "shop/cart.py", "--repo", str(pyshop)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
