@@ -205,30 +205,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", parents=[common], help="serve the MCP tools over stdio")
     p.set_defaults(func=cmd_serve)
 
-    # The fact memory's commands have a parser of their own, built only when they run.
-    p = sub.add_parser("facts", add_help=False, help="the fact memory: add, list, show, history, forget, restore, export, import")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_facts)
+    # The fact memory's commands have a parser of their own, built only when they run (main).
+    sub.add_parser("facts", help="the fact memory: add, list, show, history, forget, restore, export, import")
     from .enrich_cli import add_enrich_cli
 
     add_enrich_cli(sub, common)
     return parser
 
 
-def cmd_facts(args) -> int:
+def facts_parser() -> argparse.ArgumentParser:
     from .facts_bridge import add_facts_cli
 
     parser = argparse.ArgumentParser(prog="ctxfold")
     add_facts_cli(parser.add_subparsers(dest="command", required=True), None)
-    inner = parser.parse_args(["facts", *args.rest])
-    return inner.func(inner)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="ctxfold: %(message)s")
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = (facts_parser() if argv[:1] == ["facts"] else build_parser()).parse_args(argv)
     try:
         code = args.func(args) or 0
         sys.stdout.flush()  # here, so that a closed pipe is met inside this try
