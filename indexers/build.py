@@ -12,6 +12,7 @@ import posixpath
 import sys
 import time
 import warnings
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,9 +231,14 @@ class Indexer:
         self._full = True
 
     def edge_count(self) -> int:
+        return sum(self.edge_counts()[0].values())
+
+    def edge_counts(self) -> tuple[Counter, Counter]:
+        """Edges by kind, and by resolution (containment aside), without reading them all."""
         if self._edges is None and self.read_model is not None:
-            return len(self.read_model.array("edge.src"))
-        return sum(len(v) for v in self.edges.values())
+            return self.read_model.edge_counts()
+        edges = self.all_edges()
+        return Counter(e.kind for e in edges), Counter(e.resolution for e in edges if e.kind != "contain")
 
     @property
     def edges(self) -> dict[str, list[Edge]]:

@@ -355,6 +355,17 @@ class ReadModel:
             out.extend(f"{p}:{q}" for q in qualname[first[i] : first[i + 1]])
         return out
 
+    def edge_counts(self) -> tuple[Counter, Counter]:
+        """Edges by kind, and by resolution (containment aside)."""
+        kinds = self.strings("edge.kinds").all()
+        resolutions = self.strings("edge.resolutions").all()
+        kind = np.asarray(self.array("edge.kind"))
+        res = np.asarray(self.array("edge.resolution"))
+        by_kind = Counter({kinds[k]: int(n) for k, n in enumerate(np.bincount(kind, minlength=len(kinds))) if n})
+        not_contain = kind != kinds.index("contain")
+        by_res = Counter({resolutions[r]: int(n) for r, n in enumerate(np.bincount(res[not_contain], minlength=len(resolutions))) if n})
+        return by_kind, by_res
+
     def edges_by_file(self, ids: list[str] | None = None) -> dict[str, list[Edge]]:
         """The resolver's edges, by source file, as it made them."""
         import sys

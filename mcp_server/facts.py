@@ -439,6 +439,16 @@ def _latest_rows(table):
 # --------------------------------------------------------------------------- locking
 
 
+def may_hold_facts(store_dir: Path) -> bool:
+    """False when no fact was ever written to this store (so a reader need not load
+    LanceDB to find none): the table has no data files."""
+    data = Path(store_dir) / "lance" / f"{TABLE}.lance" / "data"
+    try:
+        return any(data.iterdir())
+    except OSError:
+        return False
+
+
 @contextmanager
 def _file_lock(path: Path, timeout_s: float) -> Iterator[None]:
     """Exclusive ``flock`` on ``path``, waiting at most ``timeout_s``."""

@@ -117,9 +117,11 @@ def coupling_edges(ws: Workspace, store) -> list:
 
 def facts_for(ws: Workspace):
     """recall's facts provider: relevant facts as rendered lines, marked as served."""
-    from .facts import check_anchors, render_fact_line
+    from .facts import check_anchors, may_hold_facts, render_fact_line
 
     def provide(task: str, symbol_ids: set[str], paths: set[str], mark: bool = True) -> list[FactLine]:
+        if getattr(ws, "_fact_store", None) is None and not may_hold_facts(ws.store_dir):
+            return []  # no fact recorded yet: LanceDB need not load
         store = fact_store(ws)
         if not len(store):
             return []

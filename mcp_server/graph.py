@@ -72,25 +72,46 @@ class CodeGraph:
             self._pair = {(int(s), int(d)): e for e, (s, d) in enumerate(zip(self._src.tolist(), self._dst.tolist()))}
         return self._pair.get((a, b))
 
-    def _side(self, u: int, ptr, order, ends, overlay) -> list[tuple[str, dict]]:
-        out = []
-        for e in order[ptr[u] : ptr[u + 1]].tolist():
-            other = int(ends[e])
-            pair = (u, other) if ends is self._dst else (other, u)
-            out.append((self.ids[other], self._semantic.get(pair) or self._data(e)))
-        for other in overlay.get(u, ()):
-            out.append((self.ids[other], self._semantic[(u, other) if overlay is self._semantic_out else (other, u)]))
-        return out
+    def _side(self, u: int, out: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+        """u's edges out (or in): other ends, weights, and the semantic data laid over
+        each (None for a code edge), in the graph's order."""
+        ptr, order, ends = (self._out_ptr, self._out, self._dst) if out else (self._in_ptr, self._in, self._src)
+        edges = order[ptr[u] : ptr[u + 1]]
+        others = ends[edges]
+        weights = self._weight[edges]
+        overlay = [None] * len(edges)
+        if self._semantic:
+            for i, other in enumerate(others.tolist()):
+                data = self._semantic.get((u, other) if out else (other, u))
+                if data is not None:
+                    overlay[i] = data
+                    weights[i] = data["weight"]
+            added = (self._semantic_out if out else self._semantic_in).get(u, ())
+            if added:
+                others = np.concatenate([others, np.array(added, dtype=others.dtype)])
+                extra = [self._semantic[(u, o) if out else (o, u)] for o in added]
+                weights = np.concatenate([weights, [d["weight"] for d in extra]])
+                overlay += extra
+                edges = np.concatenate([edges, np.full(len(added), -1, dtype=edges.dtype)])
+        return edges, others, weights, overlay
+
+    def strongest(self, sid: str, out: bool, limit: int) -> list[tuple[str, float, dict]]:
+        """(node, weight, edge data) of the ``limit`` heaviest edges out of (or into)
+        ``sid``, heaviest first, the graph's order among equals."""
+        edges, others, weights, overlay = self._side(self.index[sid], out)
+        top = np.argsort(-weights, kind="stable")[:limit].tolist()
+        ids = self.ids
+        return [(ids[others[i]], float(weights[i]), overlay[i] or self._data(int(edges[i]))) for i in top]
 
     def successors(self, sid: str) -> list[tuple[str, dict]]:
         """(node, edge data) of the edges out of ``sid``: what it calls, extends, uses, contains."""
-        u = self.index[sid]
-        return self._side(u, self._out_ptr, self._out, self._dst, self._semantic_out)
+        edges, others, _, overlay = self._side(self.index[sid], True)
+        return [(self.ids[o], overlay[i] or self._data(int(edges[i]))) for i, o in enumerate(others.tolist())]
 
     def predecessors(self, sid: str) -> list[tuple[str, dict]]:
         """(node, edge data) of the edges into ``sid``."""
-        u = self.index[sid]
-        return self._side(u, self._in_ptr, self._in, self._src, self._semantic_in)
+        edges, others, _, overlay = self._side(self.index[sid], False)
+        return [(self.ids[o], overlay[i] or self._data(int(edges[i]))) for i, o in enumerate(others.tolist())]
 
     def edge(self, src: str, dst: str) -> dict | None:
         a, b = self.index.get(src), self.index.get(dst)

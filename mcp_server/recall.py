@@ -121,12 +121,11 @@ def _neighbours(v: Views, u: str, s: RecallSettings) -> list[tuple[str, float, d
     cached = v.neighbours.get(u)
     if cached is None:
         g = v.graph
-        sides = [[(vv, d["weight"], d, "out") for vv, d in g.successors(u)],
-                 [(vv, d["weight"], d, "in") for vv, d in g.predecessors(u)]]
+        sides = [[(vv, w, d, "out") for vv, w, d in g.strongest(u, True, s.max_fanout)],
+                 [(vv, w, d, "in") for vv, w, d in g.strongest(u, False, s.max_fanout)]]
         shares = (s.callee_share, 1 - s.callee_share) if all(sides) else (1.0, 1.0)
         cached = []
         for side, share in zip(sides, shares):
-            side = heapq.nlargest(s.max_fanout, side, key=lambda t: t[1])
             total = sum(t[1] for t in side) or 1.0
             cached += [(vv, share * w / total, d, direction) for vv, w, d, direction in side]
         v.neighbours[u] = cached

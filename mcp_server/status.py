@@ -15,7 +15,7 @@ def status(ws: Workspace) -> dict:
     ix = ws.indexer
     ix.load()
     langs = Counter(pf.language for pf in ix.files.values())
-    edges = ix.all_edges()
+    by_kind, by_resolution = ix.edge_counts()
     changed: list[str] = []
     if ix.generation:
         for rel, rec in ix.records.items():
@@ -38,9 +38,9 @@ def status(ws: Workspace) -> dict:
         "files": len(ix.files),
         "files_by_language": dict(sorted(langs.items())),
         "symbols": sum(len(pf.symbols) for pf in ix.files.values()),
-        "edges": len(edges),
-        "edges_by_kind": dict(sorted(Counter(e.kind for e in edges).items())),
-        "edges_by_resolution": dict(sorted(Counter(e.resolution for e in edges if e.kind != "contain").items())),
+        "edges": sum(by_kind.values()),
+        "edges_by_kind": dict(sorted(by_kind.items())),
+        "edges_by_resolution": dict(sorted(by_resolution.items())),
         "skipped": [{"path": s.path, "reason": s.reason} for s in ix.skipped],
         "parse_errors": {p: [list(r) for r in pf.errors] for p, pf in sorted(ix.files.items()) if pf.errors},
         "changed_since_index": sorted(changed),
