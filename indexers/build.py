@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .readmodel import ReadModel, ReadModelMissing, remove_unused, write_read_model
+from .readmodel import ReadModel, ReadModelIncompatible, ReadModelMissing, remove_unused, write_read_model
 from .scan import DEFAULT_MAX_BYTES, ScannedFile, ScanResult, decode_source, read_source, scan, source_lines
 from .store import CodeStore, StoreIncompatible, edge_row, file_row, symbol_row
 from .terms import symbol_terms
@@ -191,7 +191,7 @@ class Indexer:
                 return self._load()
             except ReadModelMissing:
                 continue
-            except StoreIncompatible as exc:
+            except (StoreIncompatible, ReadModelIncompatible) as exc:
                 self.load_note = str(exc)
                 return False
             except Exception as exc:  # a corrupt or foreign store: rebuild rather than fail
@@ -454,7 +454,7 @@ class Indexer:
         if progress:
             progress("write", 0, 0)
         read_model = write_read_model(self.store.dir, self.files, self.records, self.edges, _terms_of(self.repo),
-                                      previous=self.read_model, changed=changed)
+                                      previous=self.read_model, changed=changed, relinked=to_resolve | changed)
         manifest = self.store.commit(
             {
                 "read_model": read_model,

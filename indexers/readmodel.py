@@ -36,7 +36,7 @@ import numpy as np
 from .store import search_text
 from .types import Edge, FileRecord, Import, ParsedFile, Ref, Symbol
 
-FORMAT = 1
+FORMAT = 3
 _ALNUM = re.compile(r"[a-z0-9]+")
 DIRNAME = "rm"
 EDGE_KINDS = ("call", "import", "inherit", "type", "contain")
@@ -47,6 +47,10 @@ _FILE_STRINGS = ("path", "language", "hash", "package", "errors", "imports", "re
 
 class ReadModelMissing(OSError):
     """The read model the manifest names is gone (a newer commit replaced it): read the manifest again."""
+
+
+class ReadModelIncompatible(ValueError):
+    """Written in another format: the index must be built again."""
 
 
 # --- writing -------------------------------------------------------------------------
@@ -72,16 +76,18 @@ def write_read_model(
     terms_of: Callable[[ParsedFile], list[Counter]],
     previous: ReadModel | None = None,
     changed: set[str] | frozenset[str] = frozenset(),
+    relinked: set[str] | frozenset[str] = frozenset(),
 ) -> str:
     """Write the read model of this index into a new directory and return its name.
-    ``terms_of`` gives a file's symbol term counts; files not in ``changed`` take theirs
-    from ``previous`` when it has them, so an update tokenizes only what changed."""
+    ``terms_of`` gives a file's symbol term counts. A file not ``changed`` keeps its rows
+    from ``previous`` (its edges too, unless it was ``relinked``: resolved again), so an
+    update encodes and tokenizes only what changed."""
     root = Path(store_dir) / DIRNAME
     name = uuid.uuid4().hex
     tmp = root / f".{name}.tmp"
     tmp.mkdir(parents=True, exist_ok=False)
     try:
-        _write(tmp, files, records, edges, terms_of, previous, changed)
+        _write(tmp, files, records, edges, terms_of, previous, changed, relinked)
         with open(tmp / "format.json", "w") as fh:
             json.dump({"format": FORMAT, "files": len(files)}, fh)
         for entry in tmp.iterdir():  # written out before the manifest can name it
@@ -97,21 +103,66 @@ def write_read_model(
     return name
 
 
-def _write(out: Path, files, records, edges, terms_of, previous, changed) -> None:
-    paths = sorted(files)
-    file_no = {p: i for i, p in enumerate(paths)}
-    n_files = len(paths)
+class _Strings:
+    """A string column being written, block by block: new values, or a run of an old
+    column's values copied as bytes."""
 
-    # files
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.lengths: list[np.ndarray] = []
+
+    def add(self, values: list[str]) -> None:
+        encoded = [v.encode("utf-8", "surrogatepass") for v in values]
+        self.chunks.append(b"".join(encoded))
+        self.lengths.append(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
+
+    def copy(self, old: Strings, a: int, b: int) -> None:
+        off = old._off
+        self.chunks.append(old._blob[off[a] : off[b]].tobytes())
+        self.lengths.append(np.diff(off[a : b + 1]))
+
+    def save(self, out: Path, name: str) -> None:
+        lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, dtype=np.int64)
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        _save(out, f"{name}.blob", np.frombuffer(b"".join(self.chunks), dtype=np.uint8))
+        _save(out, f"{name}.off", offsets)
+
+
+_FILE_JSON = {
+    "errors": lambda pf: json.dumps(pf.errors),
+    "imports": lambda pf: json.dumps([[i.module, i.name, i.local, i.line] for i in pf.imports]),
+    "refs": lambda pf: json.dumps([[r.chain, r.line, r.scope, r.kind, r.target] for r in pf.refs]),
+}
+
+
+def _write(out: Path, files, records, edges, terms_of, previous: ReadModel | None, changed, relinked) -> None:
+    paths = sorted(files)
+    n_files = len(paths)
     pfs = [files[p] for p in paths]
     recs = [records[p] for p in paths]
+    # Files whose rows can be copied from the previous model: same content, not changed.
+    # Consecutive ones are copied as one run (``_runs``).
+    old_of: list[int | None] = [None] * n_files
+    if previous is not None:
+        old_no, old_hash, old_first = previous.file_numbers(), previous.strings("file.hash"), previous.array("file.first_symbol")
+        for i, (p, pf) in enumerate(zip(paths, pfs)):
+            j = old_no.get(p)
+            if j is not None and p not in changed and old_hash[j] == pf.hash and old_first[j + 1] - old_first[j] == len(pf.symbols):
+                old_of[i] = j
+
+    # files
     _save_strings(out, "file.path", paths)
     _save_strings(out, "file.language", [pf.language for pf in pfs])
     _save_strings(out, "file.hash", [pf.hash for pf in pfs])
     _save_strings(out, "file.package", [pf.package for pf in pfs])
-    _save_strings(out, "file.errors", [json.dumps(pf.errors) for pf in pfs])
-    _save_strings(out, "file.imports", [json.dumps([[i.module, i.name, i.local, i.line] for i in pf.imports]) for pf in pfs])
-    _save_strings(out, "file.refs", [json.dumps([[r.chain, r.line, r.scope, r.kind, r.target] for r in pf.refs]) for pf in pfs])
+    runs = _runs(old_of)
+    for column, dump in _FILE_JSON.items():
+        col = _Strings()
+        old = previous.strings(f"file.{column}") if previous is not None else None
+        for i, k, j in runs:
+            col.copy(old, j, j + k - i) if j is not None else col.add([dump(pfs[i])])
+        col.save(out, f"file.{column}")
     _save(out, "file.size", np.array([r.size for r in recs], dtype=np.int64))
     _save(out, "file.mtime_ns", np.array([r.mtime_ns for r in recs], dtype=np.int64))
     _save(out, "file.lines", np.array([pf.lines for pf in pfs], dtype=np.int64))
@@ -120,45 +171,107 @@ def _write(out: Path, files, records, edges, terms_of, previous, changed) -> Non
     _save(out, "file.first_symbol", first)
 
     # symbols
-    syms = [s for pf in pfs for s in pf.symbols]
+    old_first = previous.array("file.first_symbol") if previous is not None else None
     for column in _SYMBOL_STRINGS:
-        _save_strings(out, f"sym.{column}", [getattr(s, column) for s in syms])
+        col = _Strings()
+        old = previous.strings(f"sym.{column}") if previous is not None else None
+        for i, k, j in runs:
+            if j is not None:
+                col.copy(old, old_first[j], old_first[j + k - i])
+            else:
+                col.add([getattr(s, column) for s in pfs[i].symbols])
+        col.save(out, f"sym.{column}")
     for column in _SYMBOL_INTS:
-        _save(out, f"sym.{column}", np.array([getattr(s, column) for s in syms], dtype=np.int64))
+        old = previous.array(f"sym.{column}") if previous is not None else None
+        parts = [old[old_first[j] : old_first[j + k - i]] if j is not None
+                 else np.array([getattr(s, column) for s in pfs[i].symbols], dtype=np.int64) for i, k, j in runs]
+        _save(out, f"sym.{column}", np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64))
 
-    # edges, in the resolver's order
+    _write_edges(out, paths, pfs, first, edges, previous, old_of, relinked)
+    _write_terms(out, "text", pfs, terms_of, previous, runs)
+    _write_terms(out, "name", pfs, name_terms, previous, runs)
+
+
+def _runs(old_of: list[int | None]) -> list[tuple[int, int, int | None]]:
+    """(first, end, old first) for each run of files whose old rows are consecutive in the
+    previous model, and (i, i + 1, None) for each file written anew."""
+    runs: list[tuple[int, int, int | None]] = []
+    for i, j in enumerate(old_of):
+        if j is not None and runs and runs[-1][2] is not None and runs[-1][2] + (runs[-1][1] - runs[-1][0]) == j:
+            first, _, old = runs[-1]
+            runs[-1] = (first, i + 1, old)
+        else:
+            runs.append((i, i + 1, j))
+    return runs
+
+
+def _write_edges(out: Path, paths, pfs, first, edges, previous: ReadModel | None, old_of, relinked) -> None:
+    """Edges by source file, in the resolver's order: a file not resolved again keeps its
+    old rows, their node numbers moved to the new numbering."""
+    n_files = len(paths)
     node = {f"{p}:": i for i, p in enumerate(paths)}
-    node.update((s.id, n_files + j) for j, s in enumerate(syms))
-    kinds = {k: i for i, k in enumerate(EDGE_KINDS)}
-    resolutions: dict[str, int] = {}
-    src, dst, kind, res, conf, line = [], [], [], [], [], []
-    extra_kinds: list[str] = []
-    for p in sorted(edges, key=lambda p: file_no.get(p, n_files)):
-        for e in edges[p]:
-            a, b = node.get(e.src), node.get(e.dst)
-            if a is None or b is None:
+    for i, pf in enumerate(pfs):
+        node.update((s.id, n_files + first[i] + k) for k, s in enumerate(pf.symbols))
+    kinds = list(EDGE_KINDS)
+    resolutions: list[str] = []
+    renumber = kind_map = res_map = old_edge_ptr = None
+    if previous is not None:
+        old_ids = previous.node_ids()
+        renumber = np.fromiter((node.get(n, -1) for n in old_ids), dtype=np.int64, count=len(old_ids))
+        for k in previous.strings("edge.kinds").all():
+            if k not in kinds:
+                kinds.append(k)
+        resolutions = previous.strings("edge.resolutions").all()
+        kind_map = np.array([kinds.index(k) for k in previous.strings("edge.kinds").all()], dtype=np.int64)
+        res_map = np.arange(len(resolutions), dtype=np.int64)
+        old_edge_ptr = previous.array("file.first_edge")
+    kind_no = {k: i for i, k in enumerate(kinds)}
+    res_no = {r: i for i, r in enumerate(resolutions)}
+    cols: dict[str, list[np.ndarray]] = {c: [] for c in ("src", "dst", "kind", "resolution", "confidence", "line")}
+    counts = np.zeros(n_files, dtype=np.int64)
+    for i, p in enumerate(paths):
+        j = old_of[i]
+        if j is not None and p not in relinked:
+            a, b = old_edge_ptr[j], old_edge_ptr[j + 1]
+            src = renumber[previous.array("edge.src")[a:b]]
+            dst = renumber[previous.array("edge.dst")[a:b]]
+            keep = (src >= 0) & (dst >= 0)
+            cols["src"].append(src[keep])
+            cols["dst"].append(dst[keep])
+            cols["kind"].append(kind_map[previous.array("edge.kind")[a:b][keep]])
+            cols["resolution"].append(res_map[previous.array("edge.resolution")[a:b][keep]])
+            cols["confidence"].append(np.asarray(previous.array("edge.confidence")[a:b][keep]))
+            cols["line"].append(np.asarray(previous.array("edge.line")[a:b][keep], dtype=np.int64))
+            counts[i] = int(keep.sum())
+            continue
+        rows = []
+        for e in edges.get(p, ()):
+            s, d = node.get(e.src), node.get(e.dst)
+            if s is None or d is None:
                 continue  # an end that is no node: no edge any reader could follow
-            k = kinds.get(e.kind)
+            k = kind_no.get(e.kind)
             if k is None:
-                k = kinds[e.kind] = len(kinds)
-                extra_kinds.append(e.kind)
-            src.append(a)
-            dst.append(b)
-            kind.append(k)
-            res.append(resolutions.setdefault(e.resolution, len(resolutions)))
-            conf.append(e.confidence)
-            line.append(e.line)
-    _save(out, "edge.src", np.array(src, dtype=np.int32))
-    _save(out, "edge.dst", np.array(dst, dtype=np.int32))
-    _save(out, "edge.kind", np.array(kind, dtype=np.uint8))
-    _save(out, "edge.resolution", np.array(res, dtype=np.uint8))
-    _save(out, "edge.confidence", np.array(conf, dtype=np.float64))
-    _save(out, "edge.line", np.array(line, dtype=np.int32))
-    _save_strings(out, "edge.kinds", list(EDGE_KINDS) + extra_kinds)
-    _save_strings(out, "edge.resolutions", list(resolutions))
-
-    _write_terms(out, "text", paths, pfs, terms_of, previous, changed)
-    _write_terms(out, "name", paths, pfs, name_terms, previous, changed)
+                k = kind_no[e.kind] = len(kinds)
+                kinds.append(e.kind)
+            r = res_no.get(e.resolution)
+            if r is None:
+                r = res_no[e.resolution] = len(resolutions)
+                resolutions.append(e.resolution)
+            rows.append((s, d, k, r, e.confidence, e.line))
+        if rows:
+            s, d, k, r, c, ln = zip(*rows)
+            for name, values, dtype in (("src", s, np.int64), ("dst", d, np.int64), ("kind", k, np.int64),
+                                        ("resolution", r, np.int64), ("confidence", c, np.float64), ("line", ln, np.int64)):
+                cols[name].append(np.array(values, dtype=dtype))
+        counts[i] = len(rows)
+    dtypes = {"src": np.int32, "dst": np.int32, "kind": np.uint8, "resolution": np.uint8, "confidence": np.float64, "line": np.int32}
+    for name, parts in cols.items():
+        _save(out, f"edge.{name}", np.concatenate(parts).astype(dtypes[name]) if parts else np.zeros(0, dtype=dtypes[name]))
+    ptr = np.zeros(n_files + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    _save(out, "file.first_edge", ptr)
+    _save_strings(out, "edge.kinds", kinds)
+    _save_strings(out, "edge.resolutions", resolutions)
 
 
 def name_terms(pf: ParsedFile) -> list[Counter]:
@@ -167,28 +280,27 @@ def name_terms(pf: ParsedFile) -> list[Counter]:
     return [Counter(_ALNUM.findall(search_text(s).lower())) for s in pf.symbols]
 
 
-def _write_terms(out: Path, prefix: str, paths, pfs, terms_of, previous: ReadModel | None, changed) -> None:
+def _write_terms(out: Path, prefix: str, pfs, terms_of, previous: ReadModel | None, runs) -> None:
     """Each symbol's term counts as rows (``<prefix>.terms``, ``.tfs``, ``.indptr``) over
-    one sorted vocabulary (``<prefix>.vocab``)."""
-    vocab: dict[str, int] = {}  # term -> number, the previous model's numbers first
+    one vocabulary (``<prefix>.vocab``): the previous model's, with new terms appended
+    (a fresh build numbers them as first met)."""
+    vocab: dict[str, int] = {}
     if previous is not None:
         vocab = {t: i for i, t in enumerate(previous.strings(f"{prefix}.vocab").all())}
-        old_no = previous.file_numbers()
-        old_hash = previous.strings("file.hash")
         old_first = previous.array("file.first_symbol")
         old_indptr = previous.array(f"{prefix}.indptr")
         old_terms = previous.array(f"{prefix}.terms")
         old_tfs = previous.array(f"{prefix}.tfs")
     term_parts, tf_parts, len_parts = [], [], []
-    for path, pf in zip(paths, pfs):
-        i = old_no.get(path) if previous is not None and path not in changed else None
-        if i is not None and old_hash[i] == pf.hash and old_first[i + 1] - old_first[i] == len(pf.symbols):
-            a, b = old_indptr[old_first[i]], old_indptr[old_first[i + 1]]
-            lengths = np.diff(old_indptr[old_first[i] : old_first[i + 1] + 1])
+    for i, k, j in runs:
+        if j is not None:
+            s0, s1 = old_first[j], old_first[j + k - i]
+            a, b = old_indptr[s0], old_indptr[s1]
             term_parts.append(np.asarray(old_terms[a:b], dtype=np.int64))
             tf_parts.append(np.asarray(old_tfs[a:b], dtype=np.int64))
-            len_parts.append(lengths)
+            len_parts.append(np.diff(old_indptr[s0 : s1 + 1]))
             continue
+        pf = pfs[i]
         counters = terms_of(pf)
         ids, tfs = [], []
         for c in counters:
@@ -201,19 +313,10 @@ def _write_terms(out: Path, prefix: str, paths, pfs, terms_of, previous: ReadMod
         term_parts.append(np.array(ids, dtype=np.int64))
         tf_parts.append(np.array(tfs, dtype=np.int64))
         len_parts.append(np.array([len(c) for c in counters], dtype=np.int64))
-    terms = np.concatenate(term_parts) if term_parts else np.zeros(0, dtype=np.int64)
-    tfs = np.concatenate(tf_parts) if tf_parts else np.zeros(0, dtype=np.int64)
     lengths = np.concatenate(len_parts) if len_parts else np.zeros(0, dtype=np.int64)
-    # Keep the terms still used, sorted, and number them anew.
-    words = list(vocab)
-    used, inverse = np.unique(terms, return_inverse=True)
-    used_words = [words[i] for i in used]
-    order = sorted(range(len(used_words)), key=used_words.__getitem__)
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    _save_strings(out, f"{prefix}.vocab", [used_words[i] for i in order])
-    _save(out, f"{prefix}.terms", rank[inverse].astype(np.int32) if len(terms) else np.zeros(0, dtype=np.int32))
-    _save(out, f"{prefix}.tfs", tfs.astype(np.int32))
+    _save_strings(out, f"{prefix}.vocab", list(vocab))
+    _save(out, f"{prefix}.terms", np.concatenate(term_parts).astype(np.int32) if term_parts else np.zeros(0, dtype=np.int32))
+    _save(out, f"{prefix}.tfs", np.concatenate(tf_parts).astype(np.int32) if tf_parts else np.zeros(0, dtype=np.int32))
     indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=indptr[1:])
     _save(out, f"{prefix}.indptr", indptr)
@@ -253,7 +356,7 @@ class Strings:
 
 
 class ReadModel:
-    """One read model, mapped. Columns load on first use."""
+    """One read model, every column mapped when it is opened."""
 
     def __init__(self, store_dir: Path, name: str):
         self.name = name
@@ -264,21 +367,29 @@ class ReadModel:
         except FileNotFoundError:
             raise ReadModelMissing(f"read model {self.dir} is gone") from None
         if meta.get("format") != FORMAT:
-            raise ReadModelMissing(f"read model {self.dir} has format {meta.get('format')}, not {FORMAT}")
-        self._arrays: dict[str, np.ndarray] = {}
+            raise ReadModelIncompatible(
+                f"the read model in {self.dir} has format {meta.get('format')}, this ctxfold reads {FORMAT}; "
+                "the index will be rebuilt (facts are kept)")
+        # Every column mapped now: a later commit may delete the directory, and a mapped
+        # file stays readable after that, where opening it would fail.
+        try:
+            self._arrays: dict[str, np.ndarray] = {
+                # (as plain arrays over the mapping: np.memmap's slicing costs microseconds each)
+                f.name[:-4]: np.load(f, mmap_mode="r", allow_pickle=False).view(np.ndarray)
+                for f in self.dir.iterdir() if f.name.endswith(".npy")
+            }
+        except FileNotFoundError:
+            raise ReadModelMissing(f"read model {self.dir} is gone") from None
         self._strings: dict[str, Strings] = {}
         self.n_files = len(self.strings("file.path"))
         self.n_symbols = len(self.strings("sym.qualname"))
         self._file_no: dict[str, int] | None = None
 
     def array(self, name: str) -> np.ndarray:
-        a = self._arrays.get(name)
-        if a is None:
-            try:
-                a = self._arrays[name] = np.load(self.dir / f"{name}.npy", mmap_mode="r", allow_pickle=False)
-            except FileNotFoundError:
-                raise ReadModelMissing(f"read model {self.dir} is gone") from None
-        return a
+        try:
+            return self._arrays[name]
+        except KeyError:
+            raise ReadModelIncompatible(f"the read model in {self.dir} has no column {name}; the index will be rebuilt") from None
 
     def strings(self, name: str) -> Strings:
         s = self._strings.get(name)

@@ -282,9 +282,7 @@ class CodeStore:
             tbl = self._table(name, None)
             committed = versions.get(name)
             if committed is not None and tbl.version != committed:
-                # A write that crashed before its commit: roll the table back first.
-                tbl.checkout(committed)
-                tbl.restore()
+                self._rollback(tbl, committed)
             added = 0
             if name in replace:
                 column, keys, rows = replace[name]
@@ -312,17 +310,25 @@ class CodeStore:
             self.compact()
         return manifest
 
+    @staticmethod
+    def _rollback(tbl, committed: int) -> None:
+        """A write that crashed before its commit: roll the table back to the committed
+        version. One that a compaction deleted (it crashed before naming the new ones)
+        leaves the newest, compacted from it."""
+        if committed not in {v["version"] for v in tbl.list_versions()}:
+            return
+        tbl.checkout(committed)
+        tbl.restore()
+
     def compact(self) -> None:
         """Merge the small fragments that incremental writes leave, and delete every table
-        version but the committed one (readers map the read model, never old versions;
-        a crashed writer rolls back to the committed version). Call with the write lock held."""
+        version but the newest (readers map the read model, never a table version). Until
+        the manifest names the new versions, the committed ones are gone: ``_rollback``
+        then keeps the newest, which holds the same rows. Call with the write lock held."""
         tables = {name: self._table(name, None) for name in CODE_TABLES}
         for tbl in tables.values():
-            tbl.optimize()  # (optimize's own cleanup could delete the committed version before it is replaced)
+            tbl.optimize(cleanup_older_than=timedelta(0), delete_unverified=True)
         manifest = self.manifest()
-        if manifest is None:
-            return
-        manifest["versions"] = {name: tbl.version for name, tbl in tables.items()}
-        self._write_manifest(manifest)
-        for tbl in tables.values():
-            tbl.cleanup_old_versions(timedelta(0), delete_unverified=True)
+        if manifest is not None:  # the same rows at new versions (the committed ones are gone)
+            manifest["versions"] = {name: tbl.version for name, tbl in tables.items()}
+            self._write_manifest(manifest)

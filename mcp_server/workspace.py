@@ -150,7 +150,10 @@ class Workspace:
                 self._lay_semantic(v)
             rebuilt, self._views = v is not self._views, v
             if rebuilt and self.long_lived and not self._warming:
-                settle_heap()  # the old views are garbage now, the new ones long-lived
+                # The new views are long-lived: out of full collections with the rest. (The
+                # old ones go by reference counting; a full collection here would cost a
+                # quarter of a second or more on a large index, at every edit.)
+                gc.freeze()
             return v
 
     def _build_views(self) -> Views:
