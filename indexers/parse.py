@@ -24,17 +24,14 @@ from functools import lru_cache
 from tree_sitter import Node, Parser, Query, QueryCursor
 
 from .languages import hooks, query_source, ts_language
+from .syntax import MAX_DOC_CHARS, MAX_SIGNATURE_CHARS, leading_comment, split_chain, text_of
 from .tokens import count_many
 from .types import ParsedFile, Ref, Symbol
 
-MAX_SIGNATURE_CHARS = 400
-MAX_DOC_CHARS = 600
 # Definitions nested in these may be symbols; a def inside a function body is not.
 CONTAINER_KINDS = {"class", "struct", "interface", "trait", "enum", "impl", "module"}
 _WS = re.compile(r"\s+")
 _OVERLOAD = re.compile(r"@(?:\w+\.)*overload\b")  # a decorator, as a signature holds it
-_CHAIN_SPLIT = re.compile(r"\s*(?:\?\.|\.|::|->)\s*")
-_IDENT = re.compile(r"^[A-Za-z_$][\w$]*$")
 # What a label may be: a short name, or a slug such as ``source-read`` or ``py:class``.
 _LABEL = re.compile(r"[A-Za-z][\w.:-]{0,39}\w")
 # Class attributes whose string names the class: name = 'py', alias = 'EX', event = ...
@@ -55,36 +52,6 @@ def _parser(language: str) -> Parser:
 @lru_cache(maxsize=None)
 def _query(language: str) -> Query:
     return Query(ts_language(language), query_source(language))
-
-
-def text_of(node: Node, source: bytes) -> str:
-    return source[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
-
-
-def split_chain(text: str) -> list[str]:
-    """``self.client.send`` → [self, client, send]; call results and subscripts are kept
-    as opaque parts (``get().x`` → [get(), x]) so a resolver knows the receiver is unknown."""
-    text = re.sub(r"<[^<>()]*>", "", text)  # generic arguments: Foo::<T>::bar, List<T>.of
-    parts = [p for p in _CHAIN_SPLIT.split(text.strip()) if p]
-    return parts
-
-
-def leading_comment(node: Node, source: bytes) -> str:
-    """The comment block right above a definition (Go, Rust, Java, JS doc comments)."""
-    lines: list[str] = []
-    prev = node.prev_named_sibling
-    expected_row = node.start_point[0] - 1
-    while prev is not None and prev.type in ("comment", "line_comment", "block_comment") and prev.end_point[0] >= expected_row:
-        lines.insert(0, text_of(prev, source))
-        expected_row = prev.start_point[0] - 1
-        prev = prev.prev_named_sibling
-    cleaned = []
-    for line in "\n".join(lines).splitlines():
-        line = line.strip()
-        line = re.sub(r"^(///?|/\*\*?|\*/|\*|#)\s?", "", line).rstrip("*/ ").strip()
-        if line:
-            cleaned.append(line)
-    return "\n".join(cleaned)[:MAX_DOC_CHARS]
 
 
 def _error_ranges(root: Node) -> list[tuple[int, int]]:
@@ -155,13 +122,43 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
             elif cap_name == "label.args":
                 label_nodes[cap_name].extend(nodes)
 
-    # Qualified names: walk up from each definition through containers.
+    # Qualified names: walk up from each definition to the container or definition it is in.
+    qualified: dict[int, tuple[str | None, bool, str]] = {}  # def node id -> qualify(node)
+
+    def full_name(node: Node) -> str | None:
+        """The qualified name of a definition (a symbol or a container), None when it is
+        not one (it is inside a function)."""
+        prefix, nested, _ = qualify(node)
+        if nested:
+            return None
+        name = text_of(defs[node.id][1], data)
+        return f"{prefix}.{name}" if prefix else name
+
     def qualify(node: Node) -> tuple[str | None, bool, str]:
         """(prefix, nested_in_function, kind of the innermost container); prefix None
         means the def is not a symbol."""
+        if node.id not in qualified:
+            qualified[node.id] = (None, True, "")  # a cycle of owners names nothing
+            qualified[node.id] = _qualify(node)
+        return qualified[node.id]
+
+    def _qualify(node: Node) -> tuple[str | None, bool, str]:
+        # A member of a value with no name of its own (an object literal, an anonymous
+        # class): the plug-in names it after where the value is.
+        owned = lang.owner(node, data, path)
+        if owned is not None:
+            anchor, rel = owned
+            if anchor is None:
+                return rel, False, "object" if rel else ""
+            if anchor.id not in defs:
+                return None, True, ""
+            outer = full_name(anchor)
+            if outer is None:
+                return None, True, ""
+            return ".".join(p for p in (outer, rel) if p), False, "object"
         parts: list[str] = []
         owner = ""
-        explicit = lang.qualifier(node, source=data) if hasattr(lang, "qualifier") else None
+        explicit = lang.qualifier(node, data)
         if explicit:
             parts.append(explicit)
             owner = "type"
@@ -171,15 +168,17 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
                 pnode, pname, pkind = defs[parent.id]
                 if pkind not in CONTAINER_KINDS:
                     return None, True, owner
-                parts.append(text_of(pname, data))
-                owner = owner or pkind
-            else:
-                container = lang.container_name(parent, data) if hasattr(lang, "container_name") else None
-                if container:
-                    parts.append(container)
-                    owner = owner or "type"
-                elif lang.is_function_scope(parent):
+                outer = full_name(pnode)
+                if outer is None:
                     return None, True, owner
+                parts.append(outer)
+                return ".".join(reversed(parts)), False, owner or pkind
+            container = lang.container_name(parent, data)
+            if container:
+                parts.append(container)
+                owner = owner or "type"
+            elif lang.is_function_scope(parent):
+                return None, True, owner
             parent = parent.parent
         return ".".join(reversed(parts)), False, owner
 
@@ -195,7 +194,7 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
             continue
         name = text_of(name_node, data)
         qualname = f"{prefix}.{name}" if prefix else name
-        span = lang.span_node(node) if hasattr(lang, "span_node") else node
+        span = lang.span_node(node)
         if kind == "function" and owner and owner != "module":  # a fn in a Rust mod / TS namespace stays a function
             kind = "method"
         if kind in ("impl", "module"):
@@ -209,7 +208,7 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
         signature = _WS.sub(" ", data[span.start_byte : sig_end].decode("utf-8", "replace")).strip()
         signature = signature.rstrip("{:= ").strip()[:MAX_SIGNATURE_CHARS]
         full = data[span.start_byte : node.end_byte]
-        doc = lang.docstring(node, data) if hasattr(lang, "docstring") else leading_comment(span, data)
+        doc = lang.docstring(node, data) if lang.docstring is not None else leading_comment(span, data)
         symbols.append(
             Symbol(
                 path=path,
@@ -265,7 +264,7 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
         for node in nodes:
             # A hook may say what a node names when no single node spells it (Java's
             # method_invocation keeps receiver and name apart).
-            chain = split_chain(lang.ref_text(node, data) if hasattr(lang, "ref_text") else text_of(node, data))
+            chain = split_chain(lang.ref_text(node, data))
             if chain and len(chain) <= 8:
                 parsed.refs.append(Ref(chain=chain, line=node.start_point[0] + 1, scope=scope_of(node, kind == "type"), kind=kind))
     for target, value, kind in assigns:
@@ -275,8 +274,7 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
     _add_labels(symbols, label_nodes, scope_of, data)
     for node in import_nodes:
         parsed.imports.extend(lang.imports(node, data))
-    if hasattr(lang, "package"):
-        parsed.package = lang.package(root, data)
+    parsed.package = lang.package(root, data)
     return parsed
 
 
@@ -315,8 +313,3 @@ def _add_labels(symbols: list[Symbol], nodes: dict[str, list], scope_of, data: b
     for sym in symbols:
         if sym.qualname in labels:
             sym.labels = " ".join(labels[sym.qualname])
-
-
-def is_identifier(part: str) -> bool:
-    return bool(_IDENT.match(part))
-

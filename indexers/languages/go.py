@@ -1,10 +1,11 @@
 """Go hooks: a package is a directory, a method is ``Type.Method`` after its receiver.
 
-The hook contract is in ``python.py``. Imports become ``Import(path, "", local)`` where
-``local`` is the alias, or the path's last element when there is none (``_`` imports bind
-nothing; ``import . "p"`` has name ``"*"``). Import paths map to directories through the
-``module`` line of the nearest ``go.mod`` when the index knows the repository root, and
-otherwise by matching the paths' tails against the repository's Go directories.
+The plug-in contract is in ``indexers/languages/__init__.py``. Imports become
+``Import(path, "", local)`` where ``local`` is the alias, or the path's last element
+when there is none (``_`` imports bind nothing; ``import . "p"`` has name ``"*"``).
+Import paths map to directories through the ``module`` line of the nearest ``go.mod``
+when the index knows the repository root, and otherwise by matching the paths' tails
+against the repository's Go directories.
 
 A variable whose type the function states (``func f(s *store.Store)``, ``var s Store``,
 ``s := &Store{}``) is replaced by that type in call chains: ``s.Name()`` is recorded as
@@ -22,8 +23,8 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from ..parse import is_identifier, text_of
-from ..resolve import CONFIDENCE, ResolveIndex, name_edges
+from ..lookup import CONFIDENCE, ResolveIndex, name_edges
+from ..syntax import is_identifier, text_of
 from ..types import Edge, Import, ParsedFile, symbol_id
 
 _FUNCTION_TYPES = {"function_declaration", "method_declaration", "func_literal"}

@@ -1,9 +1,10 @@
 """Java hooks: packages, imports of classes, and calls through receivers' declared types.
 
-The hook contract is in ``python.py``. Imports split before the last name:
-``import a.b.C;`` → ``Import("a.b", "C", "C")``, ``import a.b.*;`` → ``Import("a.b", "*", "")``,
-``import static a.b.C.m;`` → ``Import("a.b.C", "m", "m")``. Classes are found by
-(package, name), from every file's ``package`` declaration, not by directory.
+The plug-in contract is in ``indexers/languages/__init__.py``. Imports split before the
+last name: ``import a.b.C;`` → ``Import("a.b", "C", "C")``, ``import a.b.*;`` →
+``Import("a.b", "*", "")``, ``import static a.b.C.m;`` → ``Import("a.b.C", "m", "m")``.
+Classes are found by (package, name), from every file's ``package`` declaration, not by
+directory.
 
 A method_invocation keeps receiver and name in separate nodes; ``ref_text`` joins them
 and replaces a receiver variable whose type the code declares (local, parameter, field)
@@ -16,8 +17,8 @@ import re
 
 from tree_sitter import Node
 
-from ..parse import is_identifier, text_of
-from ..resolve import CONFIDENCE, ResolveIndex, name_edges
+from ..lookup import CONFIDENCE, ResolveIndex, name_edges
+from ..syntax import is_identifier, text_of
 from ..types import Edge, Import, ParsedFile, symbol_id
 
 _FUNCTION_TYPES = {

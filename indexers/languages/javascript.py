@@ -1,8 +1,8 @@
 """JavaScript hooks (TypeScript and TSX reuse them through ``typescript.py``).
 
-The hook contract is in ``python.py``. What a JavaScript file binds, as ``Import`` records
-(``module`` as written; ``""`` means the file itself, for names it exports under another
-name):
+The plug-in contract is in ``indexers/languages/__init__.py``. What a JavaScript file
+binds, as ``Import`` records (``module`` as written; ``""`` means the file itself, for
+names it exports under another name):
 
   import d from "m"                  Import("m", "default", "d")
   import {a as b} from "m"           Import("m", "a", "b")
@@ -30,8 +30,8 @@ import re
 
 from tree_sitter import Node
 
-from ..parse import is_identifier, text_of
-from ..resolve import CONFIDENCE, ResolveIndex, name_edges
+from ..lookup import CONFIDENCE, ResolveIndex, name_edges
+from ..syntax import is_identifier, text_of
 from ..types import Edge, Import, ParsedFile, symbol_id
 
 FAMILY = ("javascript", "typescript", "tsx")  # languages that import one another

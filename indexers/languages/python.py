@@ -1,11 +1,7 @@
 """Python hooks: imports, docstrings, module names and reference resolution.
 
-Every language module provides the same functions:
-  is_function_scope(node) -> bool      a def nested in this node is not a symbol
-  imports(node, source) -> [Import]     for each @import capture
-  build_module_map(paths, index) -> {}  the language's module lookup
-  resolve(parsed, index) -> [Edge]      call / import / inherit edges of one file
-and may provide span_node, docstring, qualifier, container_name, package and ref_text.
+The plug-in contract (what every language module provides, and the optional parts) is
+``LanguagePlugin`` and ``Hooks`` in ``indexers/languages/__init__.py``.
 """
 
 from __future__ import annotations
@@ -16,8 +12,8 @@ import re
 
 from tree_sitter import Node
 
-from ..parse import MAX_SIGNATURE_CHARS, is_identifier, text_of
-from ..resolve import CONFIDENCE, MAX_NAME_CANDIDATES, ResolveIndex, name_edges
+from ..lookup import CONFIDENCE, MAX_NAME_CANDIDATES, ResolveIndex, name_edges
+from ..syntax import MAX_SIGNATURE_CHARS, is_identifier, text_of
 from ..types import Edge, Import, ParsedFile, symbol_id
 
 _BUILTINS = set(dir(builtins))

@@ -1,9 +1,10 @@
 """Rust hooks: modules from files, ``use`` trees, and ``Type.method`` from impl blocks.
 
-The hook contract is in ``python.py``. An ``impl`` block is a container named after its
-type (the query captures it as ``@definition.impl``), so ``impl Transport for Client {
-fn send }`` yields the method ``Client.send`` and an inherit reference from ``Client`` to
-``Transport``. Imports, one per bound name, split the path before its last segment:
+The plug-in contract is in ``indexers/languages/__init__.py``. An ``impl`` block is a
+container named after its type (the query captures it as ``@definition.impl``), so
+``impl Transport for Client { fn send }`` yields the method ``Client.send`` and an
+inherit reference from ``Client`` to ``Transport``. Imports, one per bound name, split
+the path before its last segment:
 
   use crate::a::{b, c as d};   Import("crate::a", "b", "b"), Import("crate::a", "c", "d")
   use super::x::*;             Import("super::x", "*", "")
@@ -26,8 +27,8 @@ import re
 
 from tree_sitter import Node
 
-from ..parse import is_identifier, text_of
-from ..resolve import CONFIDENCE, ResolveIndex, name_edges
+from ..lookup import CONFIDENCE, ResolveIndex, name_edges
+from ..syntax import is_identifier, text_of
 from ..types import Edge, Import, ParsedFile, symbol_id
 
 _FUNCTION_TYPES = {"function_item", "closure_expression", "const_block", "async_block"}
