@@ -185,7 +185,8 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
     symbols: list[Symbol] = []
     texts: list[str] = []
     sigs: list[str] = []
-    def_qualnames: dict[int, str] = {}
+    def_qualnames: dict[int, str] = {}  # def node id -> qualified name, containers too
+    def_symbols: dict[int, Symbol] = {}
     for node_id, (node, name_node, kind) in defs.items():
         if _inside_error(node):
             continue  # error recovery can invent definitions; report the region, not phantoms
@@ -225,7 +226,7 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
         )
         texts.append(full.decode("utf-8", "replace"))
         sigs.append(signature)
-        def_qualnames[node_id] = qualname
+        def_symbols[node_id] = symbols[-1]
 
     # Duplicate qualified names: the n-th definition of a name is ``name#n``, except the
     # one that keeps the plain name, which a call to the name resolves to: the first that
@@ -240,6 +241,9 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
             for n, sym in enumerate(same, 1):
                 if sym is not primary:
                     sym.qualname = f"{sym.qualname}#{n}"
+    # A reference belongs to the body it is in, numbered or not (an overload, a second
+    # #[cfg] variant of a function).
+    def_qualnames.update((node_id, sym.qualname) for node_id, sym in def_symbols.items())
     counts = count_many(texts + sigs)
     for i, sym in enumerate(symbols):
         sym.tokens_full, sym.tokens_sig = counts[i], counts[len(symbols) + i]
