@@ -147,15 +147,15 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
         # class): the plug-in names it after where the value is.
         owned = lang.owner(node, data, path)
         if owned is not None:
-            anchor, rel = owned
-            if anchor is None:
-                return rel, False, "object" if rel else ""
-            if anchor.id not in defs:
+            member = "object" if owned.member else ""
+            if owned.definition is None:
+                return owned.names, False, member
+            if owned.definition.id not in defs:
                 return None, True, ""
-            outer = full_name(anchor)
+            outer = full_name(owned.definition)
             if outer is None:
                 return None, True, ""
-            return ".".join(p for p in (outer, rel) if p), False, "object"
+            return ".".join(p for p in (outer, owned.names) if p), False, member
         parts: list[str] = []
         owner = ""
         explicit = lang.qualifier(node, data)

@@ -5,6 +5,7 @@ that load them). tree-sitter gives bytes and 0-based rows."""
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from tree_sitter import Node
 
@@ -47,3 +48,10 @@ def leading_comment(node: Node, source: bytes) -> str:
 def is_identifier(part: str) -> bool:
     return bool(_IDENT.match(part))
 
+
+class Owner(NamedTuple):
+    """Where a definition with no name of its own belongs (the ``owner`` hook's answer)."""
+
+    definition: Node | None  # the definition it is in (None: the module)
+    names: str  # the names from there to it: "server" in ``devServer.server.configure``
+    member: bool = True  # a function here is a method of what it belongs to

@@ -77,6 +77,8 @@ def _looks_like_ranges(raw: str) -> bool:
 def _relevance(sym: Symbol, src_lines: list[str], lines: set[int], ids: set[str], task_words: set[str]) -> float:
     if sym.id in ids or any(sym.id.startswith(i + ".") for i in ids):  # focus on a class keeps its methods
         return 10.0
+    if any(i.startswith(sym.id + ".") for i in ids):  # a function around a focused member (an object's method)
+        return 10.0
     if lines and any(sym.start_line <= n <= sym.end_line for n in lines):
         return 9.0
     if not task_words:

@@ -655,3 +655,100 @@ def test_python_attributes_typed_from_parameters_and_annotations_type_a_receiver
         ("use.py:Session.__init__", "lib.py:English"),
         ("use.py:Builder.build", "lib.py:Env.get_doc"),
     }
+
+
+@dataclass
+class Construct:
+    """Definitions a plain symbol query misses, and what they must index to."""
+
+    path: str
+    # symbols the file must hold: (qualname, kind, start line, end line)
+    symbols: list[tuple[str, str, int, int]]
+    # (src qualname in the file, dst id): a call edge that leaves the body the call is in
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    # (src qualname in the file, dst id): call edges that must not be there
+    absent: list[tuple[str, str]] = field(default_factory=list)
+
+
+CONSTRUCTS = {
+    "typescript: methods of an object literal a function returns, bound to a variable, or made by a class expression": Construct(
+        "ts/plugins/css.ts",
+        symbols=[
+            ("cssPostPlugin", "function", 4, 15),
+            ("cssPostPlugin.transform", "method", 7, 9),  # transform() {}
+            ("cssPostPlugin.load", "method", 10, 12),  # load: function () {}
+            ("cssPostPlugin.resolveId", "method", 13, 13),  # resolveId: () => …
+            ("devServer.configureServer", "method", 18, 20),
+            ("Mixin.greet", "method", 25, 27),  # (Base) => class extends Base {…}
+        ],
+        calls=[
+            ("cssPostPlugin.transform", "ts/a/parse.ts:parse"),
+            ("cssPostPlugin.resolveId", "ts/a/parse.ts:parse"),
+            ("devServer.configureServer", "ts/plugins/css.ts:cssPostPlugin"),
+            ("Mixin.greet", "ts/a/parse.ts:parse"),
+        ],
+        absent=[("cssPostPlugin", "ts/a/parse.ts:parse")],  # the calls are its methods'
+    ),
+    "typescript: an anonymous default export is named after its file, and importers call it": Construct(
+        "ts/vite.config.ts",
+        symbols=[("vite.config.default", "function", 3, 5)],
+        calls=[("vite.config.default", "ts/plugins/css.ts:cssPostPlugin")],
+    ),
+    "typescript: a default import calls the anonymous default export": Construct(
+        "ts/build.ts", symbols=[("build", "function", 3, 5)], calls=[("build", "ts/vite.config.ts:vite.config.default")]
+    ),
+    "javascript: an exported object and an object passed to a call": Construct(
+        "js/server.js",
+        symbols=[
+            ("server.default", "constant", 3, 10),
+            ("server.default.fetch", "method", 4, 6),
+            ("server.default.routes.health", "method", 8, 8),
+            ("app.use.handle", "method", 13, 15),  # app.use({handle() {}})
+        ],
+        calls=[
+            ("server.default.fetch", "js/lib/json.js:parse"),
+            ("server.default.routes.health", "js/lib/json.js:parse"),
+            ("app.use.handle", "js/lib/json.js:parse"),
+        ],
+        absent=[("server.default", "js/lib/json.js:parse")],
+    ),
+}
+
+
+@pytest.mark.parametrize("construct", sorted(CONSTRUCTS))
+def test_each_construct_is_a_symbol_whose_calls_leave_its_own_body(indexed: Indexer, construct: str):
+    case = CONSTRUCTS[construct]
+    got = {(s.qualname, s.kind, s.start_line, s.end_line) for s in indexed.files[case.path].symbols}
+    assert set(case.symbols) <= got, sorted(got)
+    calls = {(e.src, e.dst) for e in indexed.all_edges() if e.kind == "call"}
+    for src, dst in case.calls:
+        assert (f"{case.path}:{src}", dst) in calls, f"missing call {src} -> {dst}"
+    for src, dst in case.absent:
+        assert (f"{case.path}:{src}", dst) not in calls, f"{src} -> {dst} belongs to another body"
+
+
+@pytest.fixture(scope="module")
+def polyglot_workspace(repo: Path, indexed: Indexer):
+    from mcp_server.workspace import Workspace
+
+    ws = Workspace(repo)
+    ws.refresh()
+    return ws
+
+
+@pytest.mark.parametrize("construct", sorted(CONSTRUCTS))
+def test_each_construct_is_found_recalled_and_kept_whole_by_fold(polyglot_workspace, construct: str):
+    from mcp_server.fold import fold_file
+    from mcp_server.recall import recall
+    from mcp_server.search import search_symbols
+
+    case = CONSTRUCTS[construct]
+    qualname, kind, start, end = case.symbols[-1]
+    hit = search_symbols(polyglot_workspace, qualname).hits[0]
+    assert (hit.symbol, hit.path, hit.start_line, hit.end_line) == (qualname, case.path, start, end)
+    items = recall(polyglot_workspace, f"What does {qualname} do?", budget=3000).items
+    assert any(i.symbol == qualname and i.path == case.path and i.level == "full" for i in items)
+    folded = fold_file(polyglot_workspace, case.path, focus=qualname).text
+    source = (polyglot_workspace.repo / case.path).read_text().splitlines()
+    for n in range(start, end + 1):
+        assert f"{n}\t{source[n - 1]}" in folded.splitlines(), f"line {n} of {qualname} was folded"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from tree_sitter import Node
 
-from ..syntax import text_of
+from ..syntax import Owner, text_of
 
 if TYPE_CHECKING:
     from ..lookup import ResolveIndex
@@ -128,10 +128,9 @@ class Hooks:
     qualifier: Callable[[Node, bytes], str | None] = _nothing
     # A name a non-definition node adds to the qualified names below it.
     container_name: Callable[[Node, bytes], str | None] = _nothing
-    # For a member of a value with no name of its own (an object literal, an anonymous
-    # class, an anonymous default export): (the definition it belongs to, or None at
-    # module level; the names in between), given (node, source, path).
-    owner: Callable[[Node, bytes, str], tuple[Node | None, str] | None] = _nothing
+    # Where a definition with no name of its own belongs (a member of an object literal
+    # or of an anonymous class, an anonymous default export), given (node, source, path).
+    owner: Callable[[Node, bytes, str], Owner | None] = _nothing
     # A file's package (Java, Go).
     package: Callable[[Node, bytes], str] = _no_package
     # What a reference node names, when its text alone does not say it.
