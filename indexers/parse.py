@@ -124,6 +124,7 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
 
     # Qualified names: walk up from each definition to the container or definition it is in.
     qualified: dict[int, tuple[str | None, bool, str]] = {}  # def node id -> qualify(node)
+    anchored: dict[int, tuple[int, str]] = {}  # def node id -> (its owner's def node id, the owner's name)
 
     def full_name(node: Node) -> str | None:
         """The qualified name of a definition (a symbol or a container), None when it is
@@ -155,6 +156,7 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
             outer = full_name(owned.definition)
             if outer is None:
                 return None, True, ""
+            anchored[node.id] = (owned.definition.id, outer)
             return ".".join(p for p in (outer, owned.names) if p), False, member
         parts: list[str] = []
         owner = ""
@@ -201,7 +203,7 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
         if kind in ("impl", "module"):
             def_qualnames[node_id] = qualname
             continue
-        body = node.child_by_field_name("body")
+        body = lang.body(node)
         sig_end = body.start_byte if body is not None else node.end_byte
         if kind == "constant":  # its first line: DEFAULTS = {
             newline = data.find(b"\n", span.start_byte, sig_end)
@@ -232,18 +234,33 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
     # one that keeps the plain name, which a call to the name resolves to: the first that
     # is not an ``@overload`` stub (Python calls the implementation after its stubs), so
     # of a getter and its setter, the getter.
+    anchored = {i: a for i, a in anchored.items() if i in def_qualnames or i in def_symbols}
+    anchored_syms = {id(def_symbols[i]) for i in anchored if i in def_symbols}
     by_name: dict[str, list[Symbol]] = {}
     for sym in sorted(symbols, key=lambda s: s.start_line):
-        by_name.setdefault(sym.qualname, []).append(sym)
+        if id(sym) not in anchored_syms:
+            by_name.setdefault(sym.qualname, []).append(sym)
     for same in by_name.values():
         if len(same) > 1:
             primary = next((s for s in same if not _OVERLOAD.search(s.signature)), same[0])
             for n, sym in enumerate(same, 1):
                 if sym is not primary:
                     sym.qualname = f"{sym.qualname}#{n}"
-    # A reference belongs to the body it is in, numbered or not (an overload, a second
-    # #[cfg] variant of a function).
+    # Members of unnamed values take their owner's final name (``toJson#2.writer.write``),
+    # outer before inner, then a number of their own if another member has that name.
     def_qualnames.update((node_id, sym.qualname) for node_id, sym in def_symbols.items())
+    taken = {sym.qualname for sym in symbols if id(sym) not in anchored_syms}
+    for node_id in sorted(anchored, key=lambda i: (defs[i][0].start_byte, -defs[i][0].end_byte)):
+        owner_id, old = anchored[node_id]
+        qualname = def_qualnames.get(owner_id, old) + def_qualnames[node_id][len(old):]
+        n, base = 1, qualname
+        while qualname in taken:
+            n += 1
+            qualname = f"{base}#{n}"
+        taken.add(qualname)
+        def_qualnames[node_id] = qualname
+        if node_id in def_symbols:
+            def_symbols[node_id].qualname = qualname
     counts = count_many(texts + sigs)
     for i, sym in enumerate(symbols):
         sym.tokens_full, sym.tokens_sig = counts[i], counts[len(symbols) + i]

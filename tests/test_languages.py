@@ -712,6 +712,34 @@ CONSTRUCTS = {
         ],
         absent=[("server.default", "js/lib/json.js:parse")],
     ),
+    "java: anonymous classes held by fields, lambdas in fields, enum constant bodies, overloads": Construct(
+        f"{JAVA}/app/Adapters.java",
+        symbols=[
+            ("Adapters.UPPER", "class", 7, 16),  # the field: its methods are members
+            ("Adapters.UPPER.read", "method", 8, 11),
+            ("Adapters.UPPER.write", "method", 13, 15),
+            ("Adapters.TICK", "method", 18, 18),  # a lambda
+            ("Adapters.Op.PLUS", "class", 21, 25),
+            ("Adapters.Op.PLUS.apply", "method", 22, 24),
+            ("Adapters.print", "method", 30, 32),
+            ("Adapters.print#2", "method", 34, 41),  # the second overload
+            ("Adapters.print#2.later.run", "method", 37, 39),  # an anonymous class in it
+        ],
+        calls=[
+            ("Adapters.UPPER.read", f"{JAVA}/xml/Parser.java:Parser.parse"),
+            ("Adapters.UPPER.write", f"{JAVA}/app/Helper.java:Helper.log"),
+            ("Adapters.TICK", f"{JAVA}/app/Helper.java:Helper.log"),
+            ("Adapters.Op.PLUS.apply", f"{JAVA}/xml/Parser.java:Parser.parse"),
+            ("Adapters.print", f"{JAVA}/app/Helper.java:Helper.log"),
+            ("Adapters.print#2", f"{JAVA}/app/Helper.java:Helper.quiet"),
+            ("Adapters.print#2.later.run", f"{JAVA}/xml/Parser.java:Parser.parse"),
+        ],
+        absent=[
+            ("Adapters.print", f"{JAVA}/app/Helper.java:Helper.quiet"),  # the overload after it calls quiet
+            ("Adapters.print#2", f"{JAVA}/xml/Parser.java:Parser.parse"),  # its anonymous class does
+            ("Adapters", f"{JAVA}/xml/Parser.java:Parser.parse"),
+        ],
+    ),
 }
 
 
@@ -746,7 +774,7 @@ def test_each_construct_is_found_recalled_and_kept_whole_by_fold(polyglot_worksp
     qualname, kind, start, end = case.symbols[-1]
     hit = search_symbols(polyglot_workspace, qualname).hits[0]
     assert (hit.symbol, hit.path, hit.start_line, hit.end_line) == (qualname, case.path, start, end)
-    items = recall(polyglot_workspace, f"What does {qualname} do?", budget=3000).items
+    items = recall(polyglot_workspace, "What does it do, and who calls it?", budget=3000, focus=[qualname]).items
     assert any(i.symbol == qualname and i.path == case.path and i.level == "full" for i in items)
     folded = fold_file(polyglot_workspace, case.path, focus=qualname).text
     source = (polyglot_workspace.repo / case.path).read_text().splitlines()

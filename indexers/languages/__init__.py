@@ -99,6 +99,10 @@ def _itself(node: Node) -> Node:
     return node
 
 
+def _body(node: Node) -> Node | None:
+    return node.child_by_field_name("body")
+
+
 def _nothing(*_args) -> None:
     return None
 
@@ -122,6 +126,8 @@ class Hooks:
     resolve: Callable[["ParsedFile", "ResolveIndex"], list]
     # The node a symbol's text starts at (a decorator, an ``export``, an attribute).
     span_node: Callable[[Node], Node] = _itself
+    # The body of a definition (its signature ends there); default: the ``body`` field.
+    body: Callable[[Node], Node | None] = _body
     # A definition's docstring; without one, the comment block above its span.
     docstring: Callable[[Node, bytes], str] | None = None
     # An owner the definition itself names: a Go receiver, ``Foo.prototype.bar = …``.
@@ -146,7 +152,7 @@ class Hooks:
     @classmethod
     def of(cls, module: ModuleType) -> "Hooks":
         optional = {
-            "span_node": "span_node", "docstring": "docstring", "qualifier": "qualifier",
+            "span_node": "span_node", "body": "body", "docstring": "docstring", "qualifier": "qualifier",
             "container_name": "container_name", "owner": "owner", "package": "package",
             "ref_text": "ref_text", "is_test_path": "is_test_path", "in_test": "in_test",
             "fences": "FENCES", "definition": "DEFINITION", "module_map_from_paths": "MODULE_MAP_FROM_PATHS",

@@ -18,7 +18,7 @@ import re
 from tree_sitter import Node
 
 from ..lookup import CONFIDENCE, ResolveIndex, name_edges
-from ..syntax import is_identifier, text_of
+from ..syntax import Owner, is_identifier, text_of
 from ..types import Edge, Import, ParsedFile, symbol_id
 
 _FUNCTION_TYPES = {
@@ -29,6 +29,8 @@ _FUNCTION_TYPES = {
     "static_initializer",
 }
 _TYPE_KINDS = ("class", "interface", "enum")
+# Test code: Maven and Gradle keep it under src/test/; JUnit classes end in Test or Tests.
+_TEST_PATH = re.compile(r"(^|/)src/test/|(^|/)tests?/|Tests?\.java$")
 _BLOCKS = {"block", "constructor_body", "switch_block_statement_group", "switch_rule"}
 _NEW = re.compile(r"^new\s+([A-Za-z_$][\w$.]*)\(\)$")
 _NOT_CLASSES = {"void", "boolean", "byte", "char", "short", "int", "long", "float", "double", "var"}
@@ -45,11 +47,64 @@ _COMMON_METHODS = frozenset(
 
 
 def is_function_scope(node: Node) -> bool:
-    if node.type in _FUNCTION_TYPES:
-        return True
-    # Anonymous classes and enum constants with bodies: their methods are not members
-    # anyone can name.
-    return node.type == "class_body" and node.parent is not None and node.parent.type in ("object_creation_expression", "enum_constant")
+    return node.type in _FUNCTION_TYPES
+
+
+def body(node: Node) -> Node | None:
+    """A field's anonymous class body or lambda body is the field's body."""
+    if node.type == "field_declaration":
+        declarator = node.child_by_field_name("declarator")
+        value = declarator.child_by_field_name("value") if declarator is not None else None
+        if value is not None and value.type == "lambda_expression":
+            return value.child_by_field_name("body")
+        return next((c for c in value.named_children if c.type == "class_body"), None) if value is not None else None
+    return node.child_by_field_name("body")
+
+
+def is_test_path(path: str) -> bool:
+    return bool(_TEST_PATH.search(path))
+
+
+def owner(node: Node, source: bytes, path: str) -> Owner | None:
+    """A method of an anonymous class that no field holds (a field's is named through
+    the field: ``TypeAdapters.CURRENCY.read``) belongs to the method it is written in,
+    after the variable it is bound to or the method it is passed to:
+    ``Gson.toJson.writer.write``, ``Cache.load.submit.call``."""
+    body = node.parent
+    creation = body.parent if body is not None and body.type == "class_body" else None
+    if creation is None or creation.type != "object_creation_expression":
+        return None
+    place = creation.parent
+    while place is not None and place.type == "parenthesized_expression":
+        creation, place = place, place.parent
+    if place is None:
+        return None
+    if place.type == "variable_declarator":
+        if place.parent is not None and place.parent.type == "field_declaration":
+            return None  # the field is a symbol: the usual walk names it
+        name = text_of(place.child_by_field_name("name"), source)
+    elif place.type == "assignment_expression":
+        name = text_of(place.child_by_field_name("left"), source).removeprefix("this.")
+    elif place.type == "argument_list" and place.parent is not None:
+        callee = place.parent.child_by_field_name("name") or place.parent.child_by_field_name("type")
+        name = _type_text(callee, source) or text_of(callee, source) if callee is not None else ""
+    else:
+        name = ""  # return new Iterator<T>() {…}
+    if name and not all(is_identifier(p) for p in name.split(".")):
+        return None
+    return Owner(_enclosing(creation), name)
+
+
+def _enclosing(node: Node) -> Node | None:
+    """The method, constructor or type a node is in."""
+    parent = node.parent
+    while parent is not None:
+        if parent.type in ("method_declaration", "constructor_declaration", "compact_constructor_declaration",
+                           "class_declaration", "interface_declaration", "enum_declaration", "record_declaration",
+                           "field_declaration", "enum_constant"):
+            return parent
+        parent = parent.parent
+    return None
 
 
 def package(root: Node, source: bytes) -> str:
