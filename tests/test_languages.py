@@ -740,6 +740,22 @@ CONSTRUCTS = {
             ("Adapters", f"{JAVA}/xml/Parser.java:Parser.parse"),
         ],
     ),
+    "rust: two #[cfg] variants of a function, each with its own calls": Construct(
+        "rust/src/platform.rs",
+        symbols=[("from_path", "function", 4, 7), ("from_path#2", "function", 10, 14), ("tests.reads_a_path", "function", 20, 23)],
+        calls=[
+            ("from_path", "rust/src/config.rs:parse"),
+            ("from_path#2", "rust/src/net/mod.rs:parse"),
+            ("tests.reads_a_path", "rust/src/platform.rs:from_path"),
+        ],
+        absent=[("from_path", "rust/src/net/mod.rs:parse"), ("from_path#2", "rust/src/config.rs:parse")],
+    ),
+    "python: a property's setter keeps its own calls": Construct(
+        "py/shop/flags.py",
+        symbols=[("Flags.on", "method", 5, 7), ("Flags.on#2", "method", 9, 11)],
+        calls=[("Flags.on", "py/shop/pricing.py:total"), ("Flags.on#2", "py/shop/pricing.py:parse")],
+        absent=[("Flags.on", "py/shop/pricing.py:parse")],
+    ),
 }
 
 
@@ -774,7 +790,7 @@ def test_each_construct_is_found_recalled_and_kept_whole_by_fold(polyglot_worksp
     qualname, kind, start, end = case.symbols[-1]
     hit = search_symbols(polyglot_workspace, qualname).hits[0]
     assert (hit.symbol, hit.path, hit.start_line, hit.end_line) == (qualname, case.path, start, end)
-    items = recall(polyglot_workspace, "What does it do, and who calls it?", budget=3000, focus=[qualname]).items
+    items = recall(polyglot_workspace, "What does it do, and who calls it?", budget=3000, focus=[f"{case.path}:{qualname}"]).items
     assert any(i.symbol == qualname and i.path == case.path and i.level == "full" for i in items)
     folded = fold_file(polyglot_workspace, case.path, focus=qualname).text
     source = (polyglot_workspace.repo / case.path).read_text().splitlines()
