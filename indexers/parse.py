@@ -184,6 +184,7 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
             parent = parent.parent
         return ".".join(reversed(parts)), False, owner
 
+    file_is_test = lang.is_test_path(path)
     symbols: list[Symbol] = []
     texts: list[str] = []
     sigs: list[str] = []
@@ -224,6 +225,7 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
                 doc=doc[:MAX_DOC_CHARS],
                 hash=content_hash(full),
                 body_line=(body.start_point[0] + 1) if body is not None else 0,
+                test=file_is_test or lang.in_test(node, data),
             )
         )
         texts.append(full.decode("utf-8", "replace"))

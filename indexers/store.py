@@ -31,7 +31,7 @@ from .errors import CtxfoldError
 from .paths import connect, make_store_dir, write_atomic
 from .types import Edge, FileRecord, Import, ParsedFile, Ref, Symbol
 
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 CODE_TABLES = ("files", "symbols", "edges")
 MANIFEST = "manifest.json"
 LOCK = "index.lock"
@@ -82,6 +82,7 @@ SCHEMAS = {
             ("tokens_full", pa.int64()),
             ("tokens_sig", pa.int64()),
             ("labels", pa.string()),
+            ("test", pa.bool_()),
             ("search_text", pa.string()),
         ]
     ),
@@ -179,6 +180,7 @@ def symbol_from_row(row: dict) -> Symbol:
         tokens_sig=row["tokens_sig"],
         body_line=row["body_line"],
         labels=row["labels"],
+        test=bool(row["test"]),
     )
 
 

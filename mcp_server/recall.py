@@ -304,14 +304,16 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
     # graph's hubs (Symbol, Dataset), so they start with less, as do docs and examples.
     side: dict[str, float] = {}  # path -> _side_factor, once per file
 
-    def factor(path: str) -> float:
+    def factor(path: str, sym: Symbol | None) -> float:
+        if sym is not None and sym.test:  # test code in a file that is not all tests (Rust's mod tests)
+            return s.test_factor
         if path not in side:
             side[path] = _side_factor(path, s)
         return side[path]
 
     if s.side_seed_factor != 1.0:
         for sid, seed in seeds.seeds.items():
-            if factor(sid.rpartition(":")[0]) < 1.0 and not _pointed_at(seeds, sid):
+            if factor(sid.rpartition(":")[0], v.symbols.get(sid)) < 1.0 and not _pointed_at(seeds, sid):
                 seed.weight *= s.side_seed_factor
     _neighbour_cache_for(v, s)
     watch.lap("seeds")
@@ -347,7 +349,7 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
         sym = v.symbols.get(sid)
         if sym is not None:
             score += s.file_prior * prior.get(sym.path, 0.0)
-            f = factor(sym.path)
+            f = factor(sym.path, sym)
             if f < 1.0 and not _pointed_at(seeds, sid):
                 score *= f
             final[sid] = score

@@ -796,3 +796,36 @@ def test_each_construct_is_found_recalled_and_kept_whole_by_fold(polyglot_worksp
     source = (polyglot_workspace.repo / case.path).read_text().splitlines()
     for n in range(start, end + 1):
         assert f"{n}\t{source[n - 1]}" in folded.splitlines(), f"line {n} of {qualname} was folded"
+
+
+TEST_CODE = {
+    # language: (path, qualname, is test code)
+    "python": [("py/tests/test_pricing.py", "test_total", True), ("py/shop/pricing.py", "total", False)],
+    "javascript": [("js/server.js", "server.default.fetch", False)],
+    "typescript": [("ts/plugins/__tests__/css.spec.ts", "transformsCss", True), ("ts/plugins/css.ts", "cssPostPlugin", False)],
+    "go": [("go/store/store_test.go", "TestPut", True), ("go/store/store.go", "Store.Put", False)],
+    "rust": [("rust/src/platform.rs", "tests.reads_a_path", True), ("rust/src/platform.rs", "from_path", False),
+             ("rust/src/net/client.rs", "tests.sends", True), ("rust/src/net/client.rs", "connect", False)],
+    "java": [("java/src/test/java/com/poly/app/AdaptersTest.java", "AdaptersTest.readsUpperCase", True),
+             (f"{JAVA}/app/Adapters.java", "Adapters.UPPER.read", False)],
+}
+
+
+@pytest.mark.parametrize("language", sorted(TEST_CODE))
+def test_test_code_is_marked_by_its_file_or_its_module(indexed: Indexer, language: str):
+    stored = {s.id: s for s in indexed.all_symbols()}
+    for path, qualname, is_test in TEST_CODE[language]:
+        assert stored[f"{path}:{qualname}"].test is is_test, f"{path}:{qualname}"
+
+
+def test_recall_weighs_an_inline_test_module_down_as_it_does_test_files(polyglot_workspace):
+    from dataclasses import replace
+
+    from mcp_server.recall import recall
+    from mcp_server.settings import SETTINGS
+
+    def score(settings) -> float:
+        items = recall(polyglot_workspace, "reads a path", budget=1500, settings=settings).items
+        return next(i.score for i in items if i.symbol == "tests.reads_a_path")
+
+    assert score(SETTINGS) < 0.6 * score(replace(SETTINGS, test_factor=1.0))

@@ -49,6 +49,11 @@ def is_function_scope(node: Node) -> bool:
     return node.type in _FUNCTION_TYPES
 
 
+def is_test_path(path: str) -> bool:
+    """``go test`` builds the files named ``*_test.go``, and only those, as tests."""
+    return path.endswith("_test.go")
+
+
 def _type_name(node: Node | None, source: bytes, qualified: bool = False) -> str | None:
     """``*List[T]`` → ``List``; with ``qualified``, ``*store.Store`` → ``store.Store``."""
     while node is not None and node.type in ("pointer_type", "generic_type", "parenthesized_type"):

@@ -19,6 +19,8 @@ from ..types import Edge, Import, ParsedFile, symbol_id
 _BUILTINS = set(dir(builtins))
 MODULE_MAP_FROM_PATHS = True  # build_module_map reads paths only, never symbols
 _FUNCTION_TYPES = {"function_definition", "lambda"}
+# Test code: tests/ and testing/ folders, test_*.py, *_test.py, conftest.py.
+_TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_tests?\.pyi?$|(^|/)conftest\.py$")
 # The class a function returns, from the end of its one-line signature:
 # -> Cart, -> "Cart", -> Optional[Cart], -> Cart | None, -> None | Cart
 _RETURNS = re.compile(r'\)\s*->\s*(?:Optional\[\s*([\w.]+)\s*\]|"([\w.]+)"|([\w.]+)(?:\s*\|\s*None)?|None\s*\|\s*([\w.]+))$')
@@ -26,6 +28,10 @@ _RETURNS = re.compile(r'\)\s*->\s*(?:Optional\[\s*([\w.]+)\s*\]|"([\w.]+)"|([\w.
 
 def is_function_scope(node: Node) -> bool:
     return node.type in _FUNCTION_TYPES
+
+
+def is_test_path(path: str) -> bool:
+    return bool(_TEST_PATH.search(path))
 
 
 def span_node(node: Node) -> Node:

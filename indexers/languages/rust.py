@@ -34,6 +34,7 @@ from ..types import Edge, Import, ParsedFile, symbol_id
 _FUNCTION_TYPES = {"function_item", "closure_expression", "const_block", "async_block"}
 _TYPE_KINDS = ("struct", "enum", "trait", "type")
 _ROOT_FILES = ("lib.rs", "main.rs")
+_TEST_PATH = re.compile(r"(^|/)(tests|benches)/")
 _EXTERNAL_ROOTS = {"std", "core", "alloc"}
 _PATH_KEYWORDS = {"crate", "self", "super", "Self"}
 MAX_DEPTH = 6  # `use` hops followed before giving up (also ends cycles)
@@ -56,6 +57,34 @@ _RETURNS = re.compile(r"->\s*&?\s*(?:'\w+\s+)?(?:mut\s+)?([A-Za-z_][\w:]*)\s*(?:
 
 def is_function_scope(node: Node) -> bool:
     return node.type in _FUNCTION_TYPES
+
+
+def is_test_path(path: str) -> bool:
+    """Integration tests and benchmarks: crates' ``tests/`` and ``benches/`` folders."""
+    return bool(_TEST_PATH.search(path))
+
+
+def in_test(node: Node, source: bytes) -> bool:
+    """A ``#[test]`` function, or anything inside a ``#[cfg(test)]`` module."""
+    if any(a in ("test", "cfg(test)") or a.endswith("::test") for a in _attributes(node, source)):
+        return True  # #[test], #[tokio::test]
+    parent = node.parent
+    while parent is not None:
+        if parent.type == "mod_item" and "cfg(test)" in _attributes(parent, source):
+            return True
+        parent = parent.parent
+    return False
+
+
+def _attributes(item: Node, source: bytes) -> set[str]:
+    """The attributes right above an item, spaces removed: ``test``, ``cfg(test)``."""
+    out = set()
+    prev = item.prev_named_sibling
+    while prev is not None and prev.type in ("attribute_item", "line_comment", "block_comment"):
+        if prev.type == "attribute_item":
+            out.add(re.sub(r"\s+", "", text_of(prev, source))[2:-1])
+        prev = prev.prev_named_sibling
+    return out
 
 
 def span_node(node: Node) -> Node:
