@@ -19,6 +19,7 @@ from typing import Callable
 
 from indexers.history import referenced_numbers
 from indexers.languages import LANGUAGES
+from indexers.languages import fence as code_fence
 from indexers.scan import read_source, source_lines
 from indexers.tokens import count_tokens
 from indexers.types import Symbol
@@ -31,7 +32,6 @@ from .workspace import Views, Workspace
 
 log = logging.getLogger("ctxfold")
 TYPE_KINDS = {"class", "struct", "interface", "trait", "enum", "type"}
-FENCE = {"python": "python", "javascript": "js", "typescript": "ts", "tsx": "tsx", "go": "go", "rust": "rust", "java": "java"}
 
 
 @dataclass
@@ -413,7 +413,7 @@ def _item_block(src: _Source, c: Candidate, level: str) -> str:
     end = sym.end_line if level == "full" else max(sym.start_line, (sym.body_line - 1) if sym.body_line else sym.start_line)
     rng = f"L{sym.start_line}-{end}" if end != sym.start_line else f"L{sym.start_line}"
     why = "; ".join(c.why[:2])
-    fence = FENCE.get(_language(sym.path), "")
+    fence = code_fence(_language(sym.path))
     return f"{rng} {sym.qualname} [{sym.kind}, {level}] — {why}\n```{fence}\n{_code(src, sym, level)}\n```"
 
 

@@ -829,3 +829,28 @@ def test_recall_weighs_an_inline_test_module_down_as_it_does_test_files(polyglot
         return next(i.score for i in items if i.symbol == "tests.reads_a_path")
 
     assert score(SETTINGS) < 0.6 * score(replace(SETTINGS, test_factor=1.0))
+
+
+DEFINITION_LINES = {
+    # language: (lines that define `helper`, lines that only use it); fold_file reads them
+    # to find a definition that is no symbol (one nested in a function)
+    "python": (["    def helper(x):", "async def helper():", "class helper:"], ["    helper()", "    x = helper"]),
+    "javascript": (["  function helper() {", "  const helper = () => 1", "  const helper = async (a) => 1", "  let helper = function () {}"],
+                   ["  const helper = 5", "  helper()"]),
+    "typescript": (["  const helper: Fn = (a) => 1", "export interface helper {"], ["  helper<T>()"]),
+    "go": (["func (s *Store) helper() {", "\thelper := func() {", "type helper struct {"], ["\thelper()", "\tx := helper"]),
+    "rust": (["    fn helper() {", "pub(crate) async fn helper(", "    struct helper;"], ["    helper();", "    let helper = 1;"]),
+    "java": (["    int helper(int a) {", "        class helper {", "    public static <T> List<T> helper(T a) {"],
+             ["        helper(a);", "        return helper(a);", "        x = new helper(a);"]),
+}
+
+
+@pytest.mark.parametrize("language", sorted(DEFINITION_LINES))
+def test_each_plugin_knows_its_definition_lines_and_code_fence(language: str):
+    from indexers.languages import fence, hooks
+
+    defining, using = DEFINITION_LINES[language]
+    pattern = hooks(language).definition_line("helper")
+    assert [line for line in defining if not pattern.match(line)] == []
+    assert [line for line in using if pattern.match(line)] == []
+    assert fence(language) == {"javascript": "js", "typescript": "ts"}.get(language, language)

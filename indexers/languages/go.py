@@ -27,6 +27,9 @@ from ..lookup import CONFIDENCE, ResolveIndex, name_edges
 from ..syntax import is_identifier, text_of
 from ..types import Edge, Import, ParsedFile, symbol_id
 
+# A definition line, for fold_file's focus on one that is no symbol: func (r *T) M,
+# type T, and a function literal bound to a name (f := func).
+DEFINITION = r"^\s*(?:(?:func|type)\s+(?:\([^)]*\)\s*)?{0}\b|(?:var\s+)?{0}\s*:?=\s*func\b)"
 _FUNCTION_TYPES = {"function_declaration", "method_declaration", "func_literal"}
 _FUNC_DECLS = {"function_declaration", "method_declaration"}
 _RECEIVER = re.compile(r"^func\s*\(\s*([A-Za-z_]\w*)\s+\*?\s*([A-Za-z_]\w*)")

@@ -21,6 +21,12 @@ from ..lookup import CONFIDENCE, ResolveIndex, name_edges
 from ..syntax import Owner, is_identifier, text_of
 from ..types import Edge, Import, ParsedFile, symbol_id
 
+# A definition line, for fold_file's focus on one that is no symbol (a local class, or a
+# method of an anonymous class no field holds): class C, or a return type then m(.
+DEFINITION = (
+    r"^\s*(?:(?:public|private|protected|static|final|abstract|synchronized|native|default)\s+)*"
+    r"(?:(?:class|interface|enum|record)\s+{0}\b|(?:<[^>]*>\s*)?(?!(?:return|new|throw|else)\b)[\w<>\[\],.?]+\s+{0}\s*\()"
+)
 _FUNCTION_TYPES = {
     "method_declaration",
     "constructor_declaration",

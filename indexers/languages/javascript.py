@@ -36,6 +36,13 @@ from ..types import Edge, Import, ParsedFile, symbol_id
 
 FAMILY = ("javascript", "typescript", "tsx")  # languages that import one another
 FENCES = {"javascript": "js"}
+# A definition line, for fold_file's focus on one that is no symbol: function f, class C,
+# const f = (…) =>, const f = function, and TypeScript's declarations.
+DEFINITION = (
+    r"^\s*(?:(?:export|default|declare|async|static|public|private|protected|abstract)\s+)*"
+    r"(?:(?:function\*?|class|interface|type|enum|namespace)\s+{0}\b"
+    r"|(?:const|let|var)\s+{0}\s*(?::[^=]*)?=\s*(?:async\b\s*)?(?:function\b|\(|[\w$]+\s*=>))"
+)
 _FUNCTION_TYPES = {
     "function_declaration",
     "generator_function_declaration",

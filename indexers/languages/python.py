@@ -19,6 +19,8 @@ from ..types import Edge, Import, ParsedFile, symbol_id
 _BUILTINS = set(dir(builtins))
 MODULE_MAP_FROM_PATHS = True  # build_module_map reads paths only, never symbols
 _FUNCTION_TYPES = {"function_definition", "lambda"}
+# A definition line, for fold_file's focus on a def that is no symbol (nested in a function).
+DEFINITION = r"^\s*(?:async\s+)?(?:def|class|type)\s+{}\b"
 # Test code: tests/ and testing/ folders, test_*.py, *_test.py, conftest.py.
 _TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_tests?\.pyi?$|(^|/)conftest\.py$")
 # The class a function returns, from the end of its one-line signature:

@@ -31,6 +31,11 @@ from ..lookup import CONFIDENCE, ResolveIndex, name_edges
 from ..syntax import is_identifier, text_of
 from ..types import Edge, Import, ParsedFile, symbol_id
 
+# A definition line, for fold_file's focus on one that is no symbol (an fn inside an fn).
+DEFINITION = (
+    r"^\s*(?:(?:pub(?:\([^)]*\))?|async|const|unsafe|extern\s+\"[^\"]*\")\s+)*"
+    r"(?:fn|struct|enum|trait|type|mod|union|macro_rules!)\s+{0}\b"
+)
 _FUNCTION_TYPES = {"function_item", "closure_expression", "const_block", "async_block"}
 _TYPE_KINDS = ("struct", "enum", "trait", "type")
 _ROOT_FILES = ("lib.rs", "main.rs")
