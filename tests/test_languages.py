@@ -854,3 +854,19 @@ def test_each_plugin_knows_its_definition_lines_and_code_fence(language: str):
     assert [line for line in defining if not pattern.match(line)] == []
     assert [line for line in using if pattern.match(line)] == []
     assert fence(language) == {"javascript": "js", "typescript": "ts"}.get(language, language)
+
+
+@pytest.mark.parametrize("language", sorted(DEFINITION_LINES))
+def test_each_plugin_meets_the_contract_and_imports_nothing_from_its_loaders(language: str):
+    import ast
+    import importlib
+    import inspect
+
+    from indexers.languages import LANGUAGES, Hooks, LanguagePlugin
+
+    module = importlib.import_module(f"indexers.languages.{LANGUAGES[language].module}")
+    required = [name for name in vars(LanguagePlugin) if not name.startswith("_")]
+    assert required and all(callable(getattr(module, name, None)) for name in required)
+    assert isinstance(Hooks.of(module), Hooks)
+    imported = {node.module for node in ast.walk(ast.parse(inspect.getsource(module))) if isinstance(node, ast.ImportFrom)}
+    assert not imported & {"parse", "resolve", "indexers.parse", "indexers.resolve"}, imported
