@@ -98,19 +98,26 @@ def owner(node: Node, source: bytes, path: str) -> Owner | None:
         name = ""  # return new Iterator<T>() {…}
     if name and not all(is_identifier(p) for p in name.split(".")):
         return None
-    return Owner(_enclosing(creation), name)
+    where, field = _enclosing(creation, source)
+    return Owner(where, ".".join(p for p in (field, name) if p))
 
 
-def _enclosing(node: Node) -> Node | None:
-    """The method, constructor or type a node is in."""
+def _enclosing(node: Node, source: bytes) -> tuple[Node | None, str]:
+    """The method, constructor or type a node is in; in a field's initializer, the type
+    and the field's name."""
     parent = node.parent
     while parent is not None:
         if parent.type in ("method_declaration", "constructor_declaration", "compact_constructor_declaration",
                            "class_declaration", "interface_declaration", "enum_declaration", "record_declaration",
-                           "field_declaration", "enum_constant"):
-            return parent
+                           "enum_constant"):
+            return parent, ""
+        if parent.type == "field_declaration":
+            declarator = parent.child_by_field_name("declarator")
+            name = declarator.child_by_field_name("name") if declarator is not None else None
+            owner = parent.parent.parent if parent.parent is not None else None
+            return owner, text_of(name, source) if name is not None else ""
         parent = parent.parent
-    return None
+    return None, ""
 
 
 def package(root: Node, source: bytes) -> str:
