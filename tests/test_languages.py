@@ -723,6 +723,7 @@ CONSTRUCTS = {
             ("Adapters.Op.PLUS.apply", "method", 22, 24),
             ("Adapters.print", "method", 30, 32),
             ("Adapters.print#2", "method", 34, 41),  # the second overload
+            ("Adapters.WRAPPED.wrap.run", "method", 44, 46),  # in a call in a field's initializer
             ("Adapters.print#2.later.run", "method", 37, 39),  # an anonymous class in it
         ],
         calls=[
@@ -733,6 +734,7 @@ CONSTRUCTS = {
             ("Adapters.print", f"{JAVA}/app/Helper.java:Helper.log"),
             ("Adapters.print#2", f"{JAVA}/app/Helper.java:Helper.quiet"),
             ("Adapters.print#2.later.run", f"{JAVA}/xml/Parser.java:Parser.parse"),
+            ("Adapters.WRAPPED.wrap.run", f"{JAVA}/app/Helper.java:Helper.log"),
         ],
         absent=[
             ("Adapters.print", f"{JAVA}/app/Helper.java:Helper.quiet"),  # the overload after it calls quiet
