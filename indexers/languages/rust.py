@@ -71,14 +71,19 @@ def is_test_path(path: str) -> bool:
 
 def in_test(node: Node, source: bytes) -> bool:
     """A ``#[test]`` function, or anything inside a ``#[cfg(test)]`` module."""
-    if any(a in ("test", "cfg(test)") or a.endswith("::test") for a in _attributes(node, source)):
+    if any(a == "test" or a.endswith("::test") or _cfg_test(a) for a in _attributes(node, source)):
         return True  # #[test], #[tokio::test]
     parent = node.parent
     while parent is not None:
-        if parent.type == "mod_item" and "cfg(test)" in _attributes(parent, source):
+        if parent.type == "mod_item" and any(_cfg_test(a) for a in _attributes(parent, source)):
             return True
         parent = parent.parent
     return False
+
+
+def _cfg_test(attribute: str) -> bool:
+    """``cfg(test)``, ``cfg(all(test, unix))``; not ``cfg(not(test))``."""
+    return attribute.startswith("cfg(") and bool(re.search(r"\btest\b", attribute)) and "not(test)" not in attribute
 
 
 def _attributes(item: Node, source: bytes) -> set[str]:
