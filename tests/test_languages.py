@@ -683,6 +683,7 @@ CONSTRUCTS = {
         ],
         calls=[
             ("cssPostPlugin.transform", "ts/a/parse.ts:parse"),
+            ("cssPostPlugin.transform", "ts/plugins/css.ts:cssPostPlugin.load"),  # this.load(): the object's own
             ("cssPostPlugin.resolveId", "ts/a/parse.ts:parse"),
             ("devServer.configureServer", "ts/plugins/css.ts:cssPostPlugin"),
             ("Mixin.greet", "ts/a/parse.ts:parse"),

@@ -655,7 +655,10 @@ def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
         if head in ("this", "super") and len(chain) == 2:
             cls = _enclosing_class(ref.scope, pf.path, index)
             found = None
-            if cls and head == "this":
+            owner = ref.scope.rpartition(".")[0]
+            if head == "this" and owner and index.has(pf.path, f"{owner}.{chain[1]}"):
+                found = symbol_id(pf.path, f"{owner}.{chain[1]}")  # a sibling: of a class, or of an object literal
+            elif cls and head == "this":
                 found = index.member(pf.path, cls, chain[1], bases)
             elif cls:
                 found = next((f for b in bases(pf.path, cls) if (f := index.member(*b, chain[1], bases))), None)
