@@ -24,17 +24,14 @@ from functools import lru_cache
 from tree_sitter import Node, Parser, Query, QueryCursor
 
 from .languages import hooks, query_source, ts_language
+from .syntax import MAX_DOC_CHARS, MAX_SIGNATURE_CHARS, leading_comment, split_chain, text_of
 from .tokens import count_many
 from .types import ParsedFile, Ref, Symbol
 
-MAX_SIGNATURE_CHARS = 400
-MAX_DOC_CHARS = 600
 # Definitions nested in these may be symbols; a def inside a function body is not.
 CONTAINER_KINDS = {"class", "struct", "interface", "trait", "enum", "impl", "module"}
 _WS = re.compile(r"\s+")
 _OVERLOAD = re.compile(r"@(?:\w+\.)*overload\b")  # a decorator, as a signature holds it
-_CHAIN_SPLIT = re.compile(r"\s*(?:\?\.|\.|::|->)\s*")
-_IDENT = re.compile(r"^[A-Za-z_$][\w$]*$")
 # What a label may be: a short name, or a slug such as ``source-read`` or ``py:class``.
 _LABEL = re.compile(r"[A-Za-z][\w.:-]{0,39}\w")
 # Class attributes whose string names the class: name = 'py', alias = 'EX', event = ...
@@ -55,36 +52,6 @@ def _parser(language: str) -> Parser:
 @lru_cache(maxsize=None)
 def _query(language: str) -> Query:
     return Query(ts_language(language), query_source(language))
-
-
-def text_of(node: Node, source: bytes) -> str:
-    return source[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
-
-
-def split_chain(text: str) -> list[str]:
-    """``self.client.send`` → [self, client, send]; call results and subscripts are kept
-    as opaque parts (``get().x`` → [get(), x]) so a resolver knows the receiver is unknown."""
-    text = re.sub(r"<[^<>()]*>", "", text)  # generic arguments: Foo::<T>::bar, List<T>.of
-    parts = [p for p in _CHAIN_SPLIT.split(text.strip()) if p]
-    return parts
-
-
-def leading_comment(node: Node, source: bytes) -> str:
-    """The comment block right above a definition (Go, Rust, Java, JS doc comments)."""
-    lines: list[str] = []
-    prev = node.prev_named_sibling
-    expected_row = node.start_point[0] - 1
-    while prev is not None and prev.type in ("comment", "line_comment", "block_comment") and prev.end_point[0] >= expected_row:
-        lines.insert(0, text_of(prev, source))
-        expected_row = prev.start_point[0] - 1
-        prev = prev.prev_named_sibling
-    cleaned = []
-    for line in "\n".join(lines).splitlines():
-        line = line.strip()
-        line = re.sub(r"^(///?|/\*\*?|\*/|\*|#)\s?", "", line).rstrip("*/ ").strip()
-        if line:
-            cleaned.append(line)
-    return "\n".join(cleaned)[:MAX_DOC_CHARS]
 
 
 def _error_ranges(root: Node) -> list[tuple[int, int]]:
@@ -155,13 +122,45 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
             elif cap_name == "label.args":
                 label_nodes[cap_name].extend(nodes)
 
-    # Qualified names: walk up from each definition through containers.
+    # Qualified names: walk up from each definition to the container or definition it is in.
+    qualified: dict[int, tuple[str | None, bool, str]] = {}  # def node id -> qualify(node)
+    anchored: dict[int, tuple[int, str]] = {}  # def node id -> (its owner's def node id, the owner's name)
+
+    def full_name(node: Node) -> str | None:
+        """The qualified name of a definition (a symbol or a container), None when it is
+        not one (it is inside a function)."""
+        prefix, nested, _ = qualify(node)
+        if nested:
+            return None
+        name = text_of(defs[node.id][1], data)
+        return f"{prefix}.{name}" if prefix else name
+
     def qualify(node: Node) -> tuple[str | None, bool, str]:
         """(prefix, nested_in_function, kind of the innermost container); prefix None
         means the def is not a symbol."""
+        if node.id not in qualified:
+            qualified[node.id] = (None, True, "")  # a cycle of owners names nothing
+            qualified[node.id] = _qualify(node)
+        return qualified[node.id]
+
+    def _qualify(node: Node) -> tuple[str | None, bool, str]:
+        # A member of a value with no name of its own (an object literal, an anonymous
+        # class): the plug-in names it after where the value is.
+        owned = lang.owner(node, data, path)
+        if owned is not None:
+            member = "object" if owned.member else ""
+            if owned.definition is None:
+                return owned.names, False, member
+            if owned.definition.id not in defs:
+                return None, True, ""
+            outer = full_name(owned.definition)
+            if outer is None:
+                return None, True, ""
+            anchored[node.id] = (owned.definition.id, outer)
+            return ".".join(p for p in (outer, owned.names) if p), False, member
         parts: list[str] = []
         owner = ""
-        explicit = lang.qualifier(node, source=data) if hasattr(lang, "qualifier") else None
+        explicit = lang.qualifier(node, data)
         if explicit:
             parts.append(explicit)
             owner = "type"
@@ -171,22 +170,26 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
                 pnode, pname, pkind = defs[parent.id]
                 if pkind not in CONTAINER_KINDS:
                     return None, True, owner
-                parts.append(text_of(pname, data))
-                owner = owner or pkind
-            else:
-                container = lang.container_name(parent, data) if hasattr(lang, "container_name") else None
-                if container:
-                    parts.append(container)
-                    owner = owner or "type"
-                elif lang.is_function_scope(parent):
+                outer = full_name(pnode)
+                if outer is None:
                     return None, True, owner
+                parts.append(outer)
+                return ".".join(reversed(parts)), False, owner or pkind
+            container = lang.container_name(parent, data)
+            if container:
+                parts.append(container)
+                owner = owner or "type"
+            elif lang.is_function_scope(parent):
+                return None, True, owner
             parent = parent.parent
         return ".".join(reversed(parts)), False, owner
 
+    file_is_test = lang.is_test_path(path)
     symbols: list[Symbol] = []
     texts: list[str] = []
     sigs: list[str] = []
-    def_qualnames: dict[int, str] = {}
+    def_qualnames: dict[int, str] = {}  # def node id -> qualified name, containers too
+    def_symbols: dict[int, Symbol] = {}
     for node_id, (node, name_node, kind) in defs.items():
         if _inside_error(node):
             continue  # error recovery can invent definitions; report the region, not phantoms
@@ -195,13 +198,13 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
             continue
         name = text_of(name_node, data)
         qualname = f"{prefix}.{name}" if prefix else name
-        span = lang.span_node(node) if hasattr(lang, "span_node") else node
+        span = lang.span_node(node)
         if kind == "function" and owner and owner != "module":  # a fn in a Rust mod / TS namespace stays a function
             kind = "method"
         if kind in ("impl", "module"):
             def_qualnames[node_id] = qualname
             continue
-        body = node.child_by_field_name("body")
+        body = lang.body(node)
         sig_end = body.start_byte if body is not None else node.end_byte
         if kind == "constant":  # its first line: DEFAULTS = {
             newline = data.find(b"\n", span.start_byte, sig_end)
@@ -209,7 +212,7 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
         signature = _WS.sub(" ", data[span.start_byte : sig_end].decode("utf-8", "replace")).strip()
         signature = signature.rstrip("{:= ").strip()[:MAX_SIGNATURE_CHARS]
         full = data[span.start_byte : node.end_byte]
-        doc = lang.docstring(node, data) if hasattr(lang, "docstring") else leading_comment(span, data)
+        doc = lang.docstring(node, data) if lang.docstring is not None else leading_comment(span, data)
         symbols.append(
             Symbol(
                 path=path,
@@ -222,25 +225,44 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
                 doc=doc[:MAX_DOC_CHARS],
                 hash=content_hash(full),
                 body_line=(body.start_point[0] + 1) if body is not None else 0,
+                test=file_is_test or lang.in_test(node, data),
             )
         )
         texts.append(full.decode("utf-8", "replace"))
         sigs.append(signature)
-        def_qualnames[node_id] = qualname
+        def_symbols[node_id] = symbols[-1]
 
     # Duplicate qualified names: the n-th definition of a name is ``name#n``, except the
     # one that keeps the plain name, which a call to the name resolves to: the first that
     # is not an ``@overload`` stub (Python calls the implementation after its stubs), so
     # of a getter and its setter, the getter.
+    anchored = {i: a for i, a in anchored.items() if i in def_qualnames or i in def_symbols}
+    anchored_syms = {id(def_symbols[i]) for i in anchored if i in def_symbols}
     by_name: dict[str, list[Symbol]] = {}
     for sym in sorted(symbols, key=lambda s: s.start_line):
-        by_name.setdefault(sym.qualname, []).append(sym)
+        if id(sym) not in anchored_syms:
+            by_name.setdefault(sym.qualname, []).append(sym)
     for same in by_name.values():
         if len(same) > 1:
             primary = next((s for s in same if not _OVERLOAD.search(s.signature)), same[0])
             for n, sym in enumerate(same, 1):
                 if sym is not primary:
                     sym.qualname = f"{sym.qualname}#{n}"
+    # Members of unnamed values take their owner's final name (``toJson#2.writer.write``),
+    # outer before inner, then a number of their own if another member has that name.
+    def_qualnames.update((node_id, sym.qualname) for node_id, sym in def_symbols.items())
+    taken = {sym.qualname for sym in symbols if id(sym) not in anchored_syms}
+    for node_id in sorted(anchored, key=lambda i: (defs[i][0].start_byte, -defs[i][0].end_byte)):
+        owner_id, old = anchored[node_id]
+        qualname = def_qualnames.get(owner_id, old) + def_qualnames[node_id][len(old):]
+        n, base = 1, qualname
+        while qualname in taken:
+            n += 1
+            qualname = f"{base}#{n}"
+        taken.add(qualname)
+        def_qualnames[node_id] = qualname
+        if node_id in def_symbols:
+            def_symbols[node_id].qualname = qualname
     counts = count_many(texts + sigs)
     for i, sym in enumerate(symbols):
         sym.tokens_full, sym.tokens_sig = counts[i], counts[len(symbols) + i]
@@ -265,7 +287,7 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
         for node in nodes:
             # A hook may say what a node names when no single node spells it (Java's
             # method_invocation keeps receiver and name apart).
-            chain = split_chain(lang.ref_text(node, data) if hasattr(lang, "ref_text") else text_of(node, data))
+            chain = split_chain(lang.ref_text(node, data))
             if chain and len(chain) <= 8:
                 parsed.refs.append(Ref(chain=chain, line=node.start_point[0] + 1, scope=scope_of(node, kind == "type"), kind=kind))
     for target, value, kind in assigns:
@@ -275,8 +297,7 @@ def parse_source(path: str, language: str, data: bytes, text: str) -> ParsedFile
     _add_labels(symbols, label_nodes, scope_of, data)
     for node in import_nodes:
         parsed.imports.extend(lang.imports(node, data))
-    if hasattr(lang, "package"):
-        parsed.package = lang.package(root, data)
+    parsed.package = lang.package(root, data)
     return parsed
 
 
@@ -315,8 +336,3 @@ def _add_labels(symbols: list[Symbol], nodes: dict[str, list], scope_of, data: b
     for sym in symbols:
         if sym.qualname in labels:
             sym.labels = " ".join(labels[sym.qualname])
-
-
-def is_identifier(part: str) -> bool:
-    return bool(_IDENT.match(part))
-

@@ -36,12 +36,12 @@ import numpy as np
 from .store import search_text
 from .types import Edge, FileRecord, Import, ParsedFile, Ref, Symbol
 
-FORMAT = 3
+FORMAT = 4
 _ALNUM = re.compile(r"[a-z0-9]+")
 DIRNAME = "rm"
 EDGE_KINDS = ("call", "import", "inherit", "type", "contain")
 _SYMBOL_STRINGS = ("qualname", "name", "kind", "signature", "doc", "hash", "labels")
-_SYMBOL_INTS = ("start_line", "end_line", "body_line", "tokens_full", "tokens_sig")
+_SYMBOL_INTS = ("start_line", "end_line", "body_line", "tokens_full", "tokens_sig", "test")
 _FILE_STRINGS = ("path", "language", "hash", "package", "errors", "imports", "refs")
 
 
@@ -426,10 +426,10 @@ class ReadModel:
         cols = [self.strings(f"sym.{c}").all() for c in _SYMBOL_STRINGS]
         ints = [self.array(f"sym.{c}").tolist() for c in _SYMBOL_INTS]
         qualname, name, kind, signature, doc, hash_, labels = cols
-        start, end, body, full, sig = ints
+        start, end, body, full, sig, test = ints
         return [
             Symbol(path_of[j], qualname[j], name[j], kind[j], start[j], end[j], signature[j], doc[j], hash_[j],
-                   full[j], sig[j], body[j], labels[j])
+                   full[j], sig[j], body[j], labels[j], bool(test[j]))
             for j in range(self.n_symbols)
         ]
 

@@ -30,7 +30,7 @@ from .errors import CtxfoldError
 from .paths import connect, make_store_dir, write_atomic
 from .types import Edge, ParsedFile, Symbol
 
-SCHEMA_VERSION = 16
+SCHEMA_VERSION = 17
 CODE_TABLES = ("files", "symbols", "edges")
 MANIFEST = "manifest.json"
 LOCK = "index.lock"
@@ -86,6 +86,7 @@ def _schemas() -> dict:
                 ("tokens_full", pa.int64()),
                 ("tokens_sig", pa.int64()),
                 ("labels", pa.string()),
+                ("test", pa.bool_()),
                 ("search_text", pa.string()),
             ]
         ),

@@ -41,6 +41,7 @@ class Symbol:
     tokens_sig: int = 0
     body_line: int = 0  # first line of the body (0: no separate body)
     labels: str = ""  # space-separated strings it is registered under in its file (parse.py)
+    test: bool = False  # test code: in a test file, or in a test module inside another (Rust's mod tests)
 
     @property
     def id(self) -> str:

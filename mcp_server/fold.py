@@ -10,7 +10,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from indexers.languages import comment_prefix, language_for_path
+from indexers.languages import comment_prefix, hooks, language_for_path
 from indexers.parse import parse_source
 from indexers.scan import decode_source, source_lines
 from indexers.tokens import count_tokens
@@ -35,11 +35,7 @@ class FoldResult:
     notes: list[str]
 
 
-# A definition the index does not hold as a symbol (a function nested in a function).
-_DEF_LINE = r"^\s*(?:(?:export|pub|async|static|public|private|protected)\s+)*(?:def|class|function|fn|func|struct|enum|trait|interface|type)\s+{}\b"
-
-
-def _parse_focus(focus, syms: list[Symbol], src_lines: list[str]) -> tuple[set[int], set[str], str, list[str]]:
+def _parse_focus(focus, syms: list[Symbol], src_lines: list[str], language: str) -> tuple[set[int], set[str], str, list[str]]:
     """Focus items → (relevant lines, relevant symbol ids, task text, notes)."""
     items = [focus] if isinstance(focus, str) else list(focus or [])
     lines: set[int] = set()
@@ -57,7 +53,8 @@ def _parse_focus(focus, syms: list[Symbol], src_lines: list[str]) -> tuple[set[i
                 lines.update(range(min(a, b), max(a, b) + 1))
                 continue
             named = [s for s in syms if item in (s.name, s.qualname) or s.qualname.endswith("." + item)]
-            defined = re.compile(_DEF_LINE.format(re.escape(item))) if re.fullmatch(r"\w+", item) else None
+            # A definition the index does not hold as a symbol (a function nested in a function).
+            defined = hooks(language).definition_line(item) if re.fullmatch(r"\w+", item) else None
             at = [n for n, line in enumerate(src_lines, 1) if defined.match(line)] if defined and not named else []
             if named:
                 ids.update(s.id for s in named)
@@ -76,6 +73,8 @@ def _looks_like_ranges(raw: str) -> bool:
 
 def _relevance(sym: Symbol, src_lines: list[str], lines: set[int], ids: set[str], task_words: set[str]) -> float:
     if sym.id in ids or any(sym.id.startswith(i + ".") for i in ids):  # focus on a class keeps its methods
+        return 10.0
+    if any(i.startswith(sym.id + ".") for i in ids):  # a function around a focused member (an object's method)
         return 10.0
     if lines and any(sym.start_line <= n <= sym.end_line for n in lines):
         return 9.0
@@ -137,7 +136,7 @@ def fold_file(ws: Workspace, path: str, focus=None, budget: int | None = None, e
         return _head_tail(rel, src_lines, budget, source_tokens, encoding)
 
     syms = parse_source(rel, language, data, text).symbols
-    lines, ids, task, focus_notes = _parse_focus(focus, syms, src_lines)
+    lines, ids, task, focus_notes = _parse_focus(focus, syms, src_lines, language)
     notes += focus_notes
     task_words = set(words(task))
     has_focus = bool(lines or ids or task_words)

@@ -19,6 +19,7 @@ from typing import Callable
 
 from indexers.history import referenced_numbers
 from indexers.languages import LANGUAGES
+from indexers.languages import fence as code_fence
 from indexers.scan import read_source, source_lines
 from indexers.tokens import count_tokens
 from indexers.types import Symbol
@@ -31,7 +32,6 @@ from .workspace import Views, Workspace
 
 log = logging.getLogger("ctxfold")
 TYPE_KINDS = {"class", "struct", "interface", "trait", "enum", "type"}
-FENCE = {"python": "python", "javascript": "js", "typescript": "ts", "tsx": "tsx", "go": "go", "rust": "rust", "java": "java"}
 
 
 @dataclass
@@ -302,14 +302,16 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
     # graph's hubs (Symbol, Dataset), so they start with less, as do docs and examples.
     side: dict[str, float] = {}  # path -> _side_factor, once per file
 
-    def factor(path: str) -> float:
+    def factor(path: str, sym: Symbol | None) -> float:
+        if sym is not None and sym.test:  # test code in a file that is not all tests (Rust's mod tests)
+            return s.test_factor
         if path not in side:
             side[path] = _side_factor(path, s)
         return side[path]
 
     if s.side_seed_factor != 1.0:
         for sid, seed in seeds.seeds.items():
-            if factor(sid.rpartition(":")[0]) < 1.0 and not _pointed_at(seeds, sid):
+            if factor(sid.rpartition(":")[0], v.symbols.get(sid)) < 1.0 and not _pointed_at(seeds, sid):
                 seed.weight *= s.side_seed_factor
     _neighbour_cache_for(v, s)
     watch.lap("seeds")
@@ -345,7 +347,7 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
         sym = v.symbols.get(sid)
         if sym is not None:
             score += s.file_prior * prior.get(sym.path, 0.0)
-            f = factor(sym.path)
+            f = factor(sym.path, sym)
             if f < 1.0 and not _pointed_at(seeds, sid):
                 score *= f
             final[sid] = score
@@ -409,7 +411,7 @@ def _item_block(src: _Source, c: Candidate, level: str) -> str:
     end = sym.end_line if level == "full" else max(sym.start_line, (sym.body_line - 1) if sym.body_line else sym.start_line)
     rng = f"L{sym.start_line}-{end}" if end != sym.start_line else f"L{sym.start_line}"
     why = "; ".join(c.why[:2])
-    fence = FENCE.get(_language(sym.path), "")
+    fence = code_fence(_language(sym.path))
     return f"{rng} {sym.qualname} [{sym.kind}, {level}] — {why}\n```{fence}\n{_code(src, sym, level)}\n```"
 
 

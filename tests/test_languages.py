@@ -655,3 +655,221 @@ def test_python_attributes_typed_from_parameters_and_annotations_type_a_receiver
         ("use.py:Session.__init__", "lib.py:English"),
         ("use.py:Builder.build", "lib.py:Env.get_doc"),
     }
+
+
+@dataclass
+class Construct:
+    """Definitions a plain symbol query misses, and what they must index to."""
+
+    path: str
+    # symbols the file must hold: (qualname, kind, start line, end line)
+    symbols: list[tuple[str, str, int, int]]
+    # (src qualname in the file, dst id): a call edge that leaves the body the call is in
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    # (src qualname in the file, dst id): call edges that must not be there
+    absent: list[tuple[str, str]] = field(default_factory=list)
+
+
+CONSTRUCTS = {
+    "typescript: methods of an object literal a function returns, bound to a variable, or made by a class expression": Construct(
+        "ts/plugins/css.ts",
+        symbols=[
+            ("cssPostPlugin", "function", 4, 15),
+            ("cssPostPlugin.transform", "method", 7, 9),  # transform() {}
+            ("cssPostPlugin.load", "method", 10, 12),  # load: function () {}
+            ("cssPostPlugin.resolveId", "method", 13, 13),  # resolveId: () => …
+            ("devServer.configureServer", "method", 18, 20),
+            ("Mixin.greet", "method", 25, 27),  # (Base) => class extends Base {…}
+        ],
+        calls=[
+            ("cssPostPlugin.transform", "ts/a/parse.ts:parse"),
+            ("cssPostPlugin.transform", "ts/plugins/css.ts:cssPostPlugin.load"),  # this.load(): the object's own
+            ("cssPostPlugin.resolveId", "ts/a/parse.ts:parse"),
+            ("devServer.configureServer", "ts/plugins/css.ts:cssPostPlugin"),
+            ("Mixin.greet", "ts/a/parse.ts:parse"),
+        ],
+        absent=[("cssPostPlugin", "ts/a/parse.ts:parse")],  # the calls are its methods'
+    ),
+    "typescript: an anonymous default export is named after its file, and importers call it": Construct(
+        "ts/vite.config.ts",
+        symbols=[("vite.config.default", "function", 3, 5)],
+        calls=[("vite.config.default", "ts/plugins/css.ts:cssPostPlugin")],
+    ),
+    "typescript: a default import calls the anonymous default export": Construct(
+        "ts/build.ts", symbols=[("build", "function", 3, 5)], calls=[("build", "ts/vite.config.ts:vite.config.default")]
+    ),
+    "javascript: an exported object and an object passed to a call": Construct(
+        "js/server.js",
+        symbols=[
+            ("server.default", "constant", 3, 10),
+            ("server.default.fetch", "method", 4, 6),
+            ("server.default.routes.health", "method", 8, 8),
+            ("app.use.handle", "method", 13, 15),  # app.use({handle() {}})
+        ],
+        calls=[
+            ("server.default.fetch", "js/lib/json.js:parse"),
+            ("server.default.routes.health", "js/lib/json.js:parse"),
+            ("app.use.handle", "js/lib/json.js:parse"),
+        ],
+        absent=[("server.default", "js/lib/json.js:parse")],
+    ),
+    "java: anonymous classes held by fields, lambdas in fields, enum constant bodies, overloads": Construct(
+        f"{JAVA}/app/Adapters.java",
+        symbols=[
+            ("Adapters.UPPER", "class", 7, 16),  # the field: its methods are members
+            ("Adapters.UPPER.read", "method", 8, 11),
+            ("Adapters.UPPER.write", "method", 13, 15),
+            ("Adapters.TICK", "method", 18, 18),  # a lambda
+            ("Adapters.Op.PLUS", "class", 21, 25),
+            ("Adapters.Op.PLUS.apply", "method", 22, 24),
+            ("Adapters.print", "method", 30, 32),
+            ("Adapters.print#2", "method", 34, 41),  # the second overload
+            ("Adapters.WRAPPED.wrap.run", "method", 44, 46),  # in a call in a field's initializer
+            ("Adapters.print#2.later.run", "method", 37, 39),  # an anonymous class in it
+        ],
+        calls=[
+            ("Adapters.UPPER.read", f"{JAVA}/xml/Parser.java:Parser.parse"),
+            ("Adapters.UPPER.write", f"{JAVA}/app/Helper.java:Helper.log"),
+            ("Adapters.TICK", f"{JAVA}/app/Helper.java:Helper.log"),
+            ("Adapters.Op.PLUS.apply", f"{JAVA}/xml/Parser.java:Parser.parse"),
+            ("Adapters.print", f"{JAVA}/app/Helper.java:Helper.log"),
+            ("Adapters.print#2", f"{JAVA}/app/Helper.java:Helper.quiet"),
+            ("Adapters.print#2.later.run", f"{JAVA}/xml/Parser.java:Parser.parse"),
+            ("Adapters.WRAPPED.wrap.run", f"{JAVA}/app/Helper.java:Helper.log"),
+        ],
+        absent=[
+            ("Adapters.print", f"{JAVA}/app/Helper.java:Helper.quiet"),  # the overload after it calls quiet
+            ("Adapters.print#2", f"{JAVA}/xml/Parser.java:Parser.parse"),  # its anonymous class does
+            ("Adapters", f"{JAVA}/xml/Parser.java:Parser.parse"),
+        ],
+    ),
+    "rust: two #[cfg] variants of a function, each with its own calls": Construct(
+        "rust/src/platform.rs",
+        symbols=[("from_path", "function", 4, 7), ("from_path#2", "function", 10, 14), ("tests.reads_a_path", "function", 20, 23)],
+        calls=[
+            ("from_path", "rust/src/config.rs:parse"),
+            ("from_path#2", "rust/src/net/mod.rs:parse"),
+            ("tests.reads_a_path", "rust/src/platform.rs:from_path"),
+        ],
+        absent=[("from_path", "rust/src/net/mod.rs:parse"), ("from_path#2", "rust/src/config.rs:parse")],
+    ),
+    "python: a property's setter keeps its own calls": Construct(
+        "py/shop/flags.py",
+        symbols=[("Flags.on", "method", 5, 7), ("Flags.on#2", "method", 9, 11)],
+        calls=[("Flags.on", "py/shop/pricing.py:total"), ("Flags.on#2", "py/shop/pricing.py:parse")],
+        absent=[("Flags.on", "py/shop/pricing.py:parse")],
+    ),
+}
+
+
+@pytest.mark.parametrize("construct", sorted(CONSTRUCTS))
+def test_each_construct_is_a_symbol_whose_calls_leave_its_own_body(indexed: Indexer, construct: str):
+    case = CONSTRUCTS[construct]
+    got = {(s.qualname, s.kind, s.start_line, s.end_line) for s in indexed.files[case.path].symbols}
+    assert set(case.symbols) <= got, sorted(got)
+    calls = {(e.src, e.dst) for e in indexed.all_edges() if e.kind == "call"}
+    for src, dst in case.calls:
+        assert (f"{case.path}:{src}", dst) in calls, f"missing call {src} -> {dst}"
+    for src, dst in case.absent:
+        assert (f"{case.path}:{src}", dst) not in calls, f"{src} -> {dst} belongs to another body"
+
+
+@pytest.fixture(scope="module")
+def polyglot_workspace(repo: Path, indexed: Indexer):
+    from mcp_server.workspace import Workspace
+
+    ws = Workspace(repo)
+    ws.refresh()
+    return ws
+
+
+@pytest.mark.parametrize("construct", sorted(CONSTRUCTS))
+def test_each_construct_is_found_recalled_and_kept_whole_by_fold(polyglot_workspace, construct: str):
+    from mcp_server.fold import fold_file
+    from mcp_server.recall import recall
+    from mcp_server.search import search_symbols
+
+    case = CONSTRUCTS[construct]
+    qualname, kind, start, end = case.symbols[-1]
+    hit = search_symbols(polyglot_workspace, qualname).hits[0]
+    assert (hit.symbol, hit.path, hit.start_line, hit.end_line) == (qualname, case.path, start, end)
+    items = recall(polyglot_workspace, "What does it do, and who calls it?", budget=3000, focus=[f"{case.path}:{qualname}"]).items
+    assert any(i.symbol == qualname and i.path == case.path and i.level == "full" for i in items)
+    folded = fold_file(polyglot_workspace, case.path, focus=qualname).text
+    source = (polyglot_workspace.repo / case.path).read_text().splitlines()
+    for n in range(start, end + 1):
+        assert f"{n}\t{source[n - 1]}" in folded.splitlines(), f"line {n} of {qualname} was folded"
+
+
+TEST_CODE = {
+    # language: (path, qualname, is test code)
+    "python": [("py/tests/test_pricing.py", "test_total", True), ("py/shop/pricing.py", "total", False)],
+    "javascript": [("js/server.js", "server.default.fetch", False)],
+    "typescript": [("ts/plugins/__tests__/css.spec.ts", "transformsCss", True), ("ts/plugins/css.ts", "cssPostPlugin", False)],
+    "go": [("go/store/store_test.go", "TestPut", True), ("go/store/store.go", "Store.Put", False)],
+    "rust": [("rust/src/platform.rs", "tests.reads_a_path", True), ("rust/src/platform.rs", "from_path", False),
+             ("rust/src/net/client.rs", "tests.sends", True), ("rust/src/net/client.rs", "connect", False)],
+    "java": [("java/src/test/java/com/poly/app/AdaptersTest.java", "AdaptersTest.readsUpperCase", True),
+             (f"{JAVA}/app/Adapters.java", "Adapters.UPPER.read", False)],
+}
+
+
+@pytest.mark.parametrize("language", sorted(TEST_CODE))
+def test_test_code_is_marked_by_its_file_or_its_module(indexed: Indexer, language: str):
+    stored = {s.id: s for s in indexed.all_symbols()}
+    for path, qualname, is_test in TEST_CODE[language]:
+        assert stored[f"{path}:{qualname}"].test is is_test, f"{path}:{qualname}"
+
+
+def test_recall_weighs_an_inline_test_module_down_as_it_does_test_files(polyglot_workspace):
+    from dataclasses import replace
+
+    from mcp_server.recall import recall
+    from mcp_server.settings import SETTINGS
+
+    def score(settings) -> float:
+        items = recall(polyglot_workspace, "reads a path", budget=1500, settings=settings).items
+        return next(i.score for i in items if i.symbol == "tests.reads_a_path")
+
+    assert score(SETTINGS) < 0.6 * score(replace(SETTINGS, test_factor=1.0))
+
+
+DEFINITION_LINES = {
+    # language: (lines that define `helper`, lines that only use it); fold_file reads them
+    # to find a definition that is no symbol (one nested in a function)
+    "python": (["    def helper(x):", "async def helper():", "class helper:"], ["    helper()", "    x = helper"]),
+    "javascript": (["  function helper() {", "  const helper = () => 1", "  const helper = async (a) => 1", "  let helper = function () {}"],
+                   ["  const helper = 5", "  helper()"]),
+    "typescript": (["  const helper: Fn = (a) => 1", "export interface helper {"], ["  helper<T>()"]),
+    "go": (["func (s *Store) helper() {", "\thelper := func() {", "type helper struct {"], ["\thelper()", "\tx := helper"]),
+    "rust": (["    fn helper() {", "pub(crate) async fn helper(", "    struct helper;"], ["    helper();", "    let helper = 1;"]),
+    "java": (["    int helper(int a) {", "        class helper {", "    public static <T> List<T> helper(T a) {"],
+             ["        helper(a);", "        return helper(a);", "        x = new helper(a);"]),
+}
+
+
+@pytest.mark.parametrize("language", sorted(DEFINITION_LINES))
+def test_each_plugin_knows_its_definition_lines_and_code_fence(language: str):
+    from indexers.languages import fence, hooks
+
+    defining, using = DEFINITION_LINES[language]
+    pattern = hooks(language).definition_line("helper")
+    assert [line for line in defining if not pattern.match(line)] == []
+    assert [line for line in using if pattern.match(line)] == []
+    assert fence(language) == {"javascript": "js", "typescript": "ts"}.get(language, language)
+
+
+@pytest.mark.parametrize("language", sorted(DEFINITION_LINES))
+def test_each_plugin_meets_the_contract_and_imports_nothing_from_its_loaders(language: str):
+    import ast
+    import importlib
+    import inspect
+
+    from indexers.languages import LANGUAGES, Hooks, LanguagePlugin
+
+    module = importlib.import_module(f"indexers.languages.{LANGUAGES[language].module}")
+    required = [name for name in vars(LanguagePlugin) if not name.startswith("_")]
+    assert required and all(callable(getattr(module, name, None)) for name in required)
+    assert isinstance(Hooks.of(module), Hooks)
+    imported = {node.module for node in ast.walk(ast.parse(inspect.getsource(module))) if isinstance(node, ast.ImportFrom)}
+    assert not imported & {"parse", "resolve", "indexers.parse", "indexers.resolve"}, imported

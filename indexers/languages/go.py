@@ -1,10 +1,11 @@
 """Go hooks: a package is a directory, a method is ``Type.Method`` after its receiver.
 
-The hook contract is in ``python.py``. Imports become ``Import(path, "", local)`` where
-``local`` is the alias, or the path's last element when there is none (``_`` imports bind
-nothing; ``import . "p"`` has name ``"*"``). Import paths map to directories through the
-``module`` line of the nearest ``go.mod`` when the index knows the repository root, and
-otherwise by matching the paths' tails against the repository's Go directories.
+The plug-in contract is in ``indexers/languages/__init__.py``. Imports become
+``Import(path, "", local)`` where ``local`` is the alias, or the path's last element
+when there is none (``_`` imports bind nothing; ``import . "p"`` has name ``"*"``).
+Import paths map to directories through the ``module`` line of the nearest ``go.mod``
+when the index knows the repository root, and otherwise by matching the paths' tails
+against the repository's Go directories.
 
 A variable whose type the function states (``func f(s *store.Store)``, ``var s Store``,
 ``s := &Store{}``) is replaced by that type in call chains: ``s.Name()`` is recorded as
@@ -22,10 +23,13 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from ..parse import is_identifier, text_of
-from ..resolve import CONFIDENCE, ResolveIndex, name_edges
+from ..lookup import CONFIDENCE, ResolveIndex, name_edges
+from ..syntax import is_identifier, text_of
 from ..types import Edge, Import, ParsedFile, symbol_id
 
+# A definition line, for fold_file's focus on one that is no symbol: func (r *T) M,
+# type T, and a function literal bound to a name (f := func).
+DEFINITION = r"^\s*(?:(?:func|type)\s+(?:\([^)]*\)\s*)?{0}\b|(?:var\s+)?{0}\s*:?=\s*func\b)"
 _FUNCTION_TYPES = {"function_declaration", "method_declaration", "func_literal"}
 _FUNC_DECLS = {"function_declaration", "method_declaration"}
 _RECEIVER = re.compile(r"^func\s*\(\s*([A-Za-z_]\w*)\s+\*?\s*([A-Za-z_]\w*)")
@@ -46,6 +50,11 @@ _COMMON_METHODS = frozenset(
 
 def is_function_scope(node: Node) -> bool:
     return node.type in _FUNCTION_TYPES
+
+
+def is_test_path(path: str) -> bool:
+    """``go test`` builds the files named ``*_test.go``, and only those, as tests."""
+    return path.endswith("_test.go")
 
 
 def _type_name(node: Node | None, source: bytes, qualified: bool = False) -> str | None:

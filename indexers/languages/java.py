@@ -1,9 +1,10 @@
 """Java hooks: packages, imports of classes, and calls through receivers' declared types.
 
-The hook contract is in ``python.py``. Imports split before the last name:
-``import a.b.C;`` → ``Import("a.b", "C", "C")``, ``import a.b.*;`` → ``Import("a.b", "*", "")``,
-``import static a.b.C.m;`` → ``Import("a.b.C", "m", "m")``. Classes are found by
-(package, name), from every file's ``package`` declaration, not by directory.
+The plug-in contract is in ``indexers/languages/__init__.py``. Imports split before the
+last name: ``import a.b.C;`` → ``Import("a.b", "C", "C")``, ``import a.b.*;`` →
+``Import("a.b", "*", "")``, ``import static a.b.C.m;`` → ``Import("a.b.C", "m", "m")``.
+Classes are found by (package, name), from every file's ``package`` declaration, not by
+directory.
 
 A method_invocation keeps receiver and name in separate nodes; ``ref_text`` joins them
 and replaces a receiver variable whose type the code declares (local, parameter, field)
@@ -16,10 +17,16 @@ import re
 
 from tree_sitter import Node
 
-from ..parse import is_identifier, text_of
-from ..resolve import CONFIDENCE, ResolveIndex, name_edges
+from ..lookup import CONFIDENCE, ResolveIndex, name_edges
+from ..syntax import Owner, is_identifier, text_of
 from ..types import Edge, Import, ParsedFile, symbol_id
 
+# A definition line, for fold_file's focus on one that is no symbol (a local class, or a
+# method of an anonymous class no field holds): class C, or a return type then m(.
+DEFINITION = (
+    r"^\s*(?:(?:public|private|protected|static|final|abstract|synchronized|native|default)\s+)*"
+    r"(?:(?:class|interface|enum|record)\s+{0}\b|(?:<[^>]*>\s*)?(?!(?:return|new|throw|else)\b)[\w<>\[\],.?]+\s+{0}\s*\()"
+)
 _FUNCTION_TYPES = {
     "method_declaration",
     "constructor_declaration",
@@ -28,6 +35,8 @@ _FUNCTION_TYPES = {
     "static_initializer",
 }
 _TYPE_KINDS = ("class", "interface", "enum")
+# Test code: Maven and Gradle keep it under src/test/; JUnit classes end in Test or Tests.
+_TEST_PATH = re.compile(r"(^|/)src/test/|(^|/)tests?/|Tests?\.java$")
 _BLOCKS = {"block", "constructor_body", "switch_block_statement_group", "switch_rule"}
 _NEW = re.compile(r"^new\s+([A-Za-z_$][\w$.]*)\(\)$")
 _NOT_CLASSES = {"void", "boolean", "byte", "char", "short", "int", "long", "float", "double", "var"}
@@ -44,11 +53,71 @@ _COMMON_METHODS = frozenset(
 
 
 def is_function_scope(node: Node) -> bool:
-    if node.type in _FUNCTION_TYPES:
-        return True
-    # Anonymous classes and enum constants with bodies: their methods are not members
-    # anyone can name.
-    return node.type == "class_body" and node.parent is not None and node.parent.type in ("object_creation_expression", "enum_constant")
+    return node.type in _FUNCTION_TYPES
+
+
+def body(node: Node) -> Node | None:
+    """A field's anonymous class body or lambda body is the field's body."""
+    if node.type == "field_declaration":
+        declarator = node.child_by_field_name("declarator")
+        value = declarator.child_by_field_name("value") if declarator is not None else None
+        if value is not None and value.type == "lambda_expression":
+            return value.child_by_field_name("body")
+        return next((c for c in value.named_children if c.type == "class_body"), None) if value is not None else None
+    return node.child_by_field_name("body")
+
+
+def is_test_path(path: str) -> bool:
+    return bool(_TEST_PATH.search(path))
+
+
+def owner(node: Node, source: bytes, path: str) -> Owner | None:
+    """A method of an anonymous class that no field holds (a field's is named through
+    the field: ``TypeAdapters.CURRENCY.read``) belongs to the method it is written in,
+    after the variable it is bound to or the method it is passed to:
+    ``Gson.toJson.writer.write``, ``Cache.load.submit.call``."""
+    body = node.parent
+    creation = body.parent if body is not None and body.type == "class_body" else None
+    if creation is None or creation.type != "object_creation_expression":
+        return None
+    place = creation.parent
+    while place is not None and place.type == "parenthesized_expression":
+        creation, place = place, place.parent
+    if place is None:
+        return None
+    if place.type == "variable_declarator":
+        if place.parent is not None and place.parent.type == "field_declaration":
+            return None  # the field is a symbol: the usual walk names it
+        name = text_of(place.child_by_field_name("name"), source)
+    elif place.type == "assignment_expression":
+        name = text_of(place.child_by_field_name("left"), source).removeprefix("this.")
+    elif place.type == "argument_list" and place.parent is not None:
+        callee = place.parent.child_by_field_name("name") or place.parent.child_by_field_name("type")
+        name = _type_text(callee, source) or text_of(callee, source) if callee is not None else ""
+    else:
+        name = ""  # return new Iterator<T>() {…}
+    if name and not all(is_identifier(p) for p in name.split(".")):
+        return None
+    where, field = _enclosing(creation, source)
+    return Owner(where, ".".join(p for p in (field, name) if p))
+
+
+def _enclosing(node: Node, source: bytes) -> tuple[Node | None, str]:
+    """The method, constructor or type a node is in; in a field's initializer, the type
+    and the field's name."""
+    parent = node.parent
+    while parent is not None:
+        if parent.type in ("method_declaration", "constructor_declaration", "compact_constructor_declaration",
+                           "class_declaration", "interface_declaration", "enum_declaration", "record_declaration",
+                           "enum_constant"):
+            return parent, ""
+        if parent.type == "field_declaration":
+            declarator = parent.child_by_field_name("declarator")
+            name = declarator.child_by_field_name("name") if declarator is not None else None
+            owner = parent.parent.parent if parent.parent is not None else None
+            return owner, text_of(name, source) if name is not None else ""
+        parent = parent.parent
+    return None, ""
 
 
 def package(root: Node, source: bytes) -> str:

@@ -1,8 +1,8 @@
 """JavaScript hooks (TypeScript and TSX reuse them through ``typescript.py``).
 
-The hook contract is in ``python.py``. What a JavaScript file binds, as ``Import`` records
-(``module`` as written; ``""`` means the file itself, for names it exports under another
-name):
+The plug-in contract is in ``indexers/languages/__init__.py``. What a JavaScript file
+binds, as ``Import`` records (``module`` as written; ``""`` means the file itself, for
+names it exports under another name):
 
   import d from "m"                  Import("m", "default", "d")
   import {a as b} from "m"           Import("m", "a", "b")
@@ -30,11 +30,19 @@ import re
 
 from tree_sitter import Node
 
-from ..parse import is_identifier, text_of
-from ..resolve import CONFIDENCE, ResolveIndex, name_edges
+from ..lookup import CONFIDENCE, ResolveIndex, name_edges
+from ..syntax import Owner, is_identifier, text_of
 from ..types import Edge, Import, ParsedFile, symbol_id
 
 FAMILY = ("javascript", "typescript", "tsx")  # languages that import one another
+FENCES = {"javascript": "js"}
+# A definition line, for fold_file's focus on one that is no symbol: function f, class C,
+# const f = (…) =>, const f = function, and TypeScript's declarations.
+DEFINITION = (
+    r"^\s*(?:(?:export|default|declare|async|static|public|private|protected|abstract)\s+)*"
+    r"(?:(?:function\*?|class|interface|type|enum|namespace)\s+{0}\b"
+    r"|(?:const|let|var)\s+{0}\s*(?::[^=]*)?=\s*(?:async\b\s*)?(?:function\b|\(|[\w$]+\s*=>))"
+)
 _FUNCTION_TYPES = {
     "function_declaration",
     "generator_function_declaration",
@@ -55,6 +63,8 @@ _GLOBALS = frozenset(
     "console Math JSON Object Array Promise Number String Boolean Date RegExp Reflect Symbol "
     "Intl Map Set WeakMap process window document globalThis navigator require module exports".split()
 )
+# Test files: __tests__/ and test/ folders, *.test.ts, *.spec.js.
+_TEST_PATH = re.compile(r"(^|/)(__tests__|__mocks__|tests?)/|\.(test|spec)\.[cm]?[jt]sx?$")
 _NEW = re.compile(r"^new\s+([A-Za-z_$][\w$.]*)\s*(?:\(.*\))?$", re.S)
 MAX_DEPTH = 6  # re-export hops followed before giving up (also ends cycles)
 # Methods of the built-in types: on a receiver of unknown type they are almost never the
@@ -74,6 +84,10 @@ def is_function_scope(node: Node) -> bool:
     return node.type in _FUNCTION_TYPES
 
 
+def is_test_path(path: str) -> bool:
+    return bool(_TEST_PATH.search(path))
+
+
 def span_node(node: Node) -> Node:
     """The whole declaration: ``export const f = () => …`` starts at ``export``; a class
     member starts at its first decorator."""
@@ -83,7 +97,7 @@ def span_node(node: Node) -> Node:
         if parent.type == "variable_declarator":
             decl = parent.parent
             span = decl if decl is not None and len(decl.named_children) == 1 else parent
-        elif parent.type in ("field_definition", "public_field_definition"):
+        elif parent.type in ("field_definition", "public_field_definition", "pair"):
             span = parent
         elif parent.type == "assignment_expression" and parent.parent is not None:
             span = parent.parent if parent.parent.type == "expression_statement" else parent
@@ -94,6 +108,116 @@ def span_node(node: Node) -> Node:
     while prev is not None and prev.type == "decorator":
         first, prev = prev, prev.prev_named_sibling
     return first
+
+
+def owner(node: Node, source: bytes, path: str) -> Owner | None:
+    """Where a definition with no name of its own belongs, as a reader would name it:
+    an anonymous default export after its file (``vite.config.default``); a method of an
+    object literal or of an anonymous class after the place of that value: the function
+    that returns it (``cssPostPlugin.transform``), the variable or property it is bound to
+    (``plugin.transform``, ``hooks.server.configure``), the default export it is, or the
+    call it is passed to (``app.use.handle``)."""
+    parent = node.parent
+    if parent is None:
+        return None
+    if parent.type == "export_statement" and node == parent.child_by_field_name("value"):
+        return Owner(None, _file_stem(path), member=False) if _is_default(parent) else None
+    if node.type == "method_definition" and parent.type == "object":
+        return _value_owner(parent, source)
+    if parent.type == "pair" and parent.parent is not None and parent.parent.type == "object":
+        return _value_owner(parent.parent, source)
+    if node.type == "method_definition" and parent.type == "class_body":
+        cls = parent.parent
+        if cls is not None and cls.type == "class" and not _bound_class(cls):
+            return _value_owner(cls, source)
+    return None
+
+
+def _file_stem(path: str) -> str:
+    """``src/vite.config.ts`` → ``vite.config``; ``index.d.ts`` → ``index``."""
+    name = posixpath.basename(path)
+    name = name[: -len(".d.ts")] if name.endswith(".d.ts") else posixpath.splitext(name)[0]
+    return name
+
+
+def _is_default(export: Node) -> bool:
+    return any(c.type == "default" for c in export.children)
+
+
+def _bound_class(cls: Node) -> bool:
+    """A class expression that is a symbol itself: ``const Foo = class {…}``,
+    ``export default class {…}``."""
+    parent = cls.parent
+    if parent is None:
+        return False
+    if parent.type == "variable_declarator":
+        return parent.child_by_field_name("value") == cls
+    return parent.type == "export_statement" and _is_default(parent)
+
+
+_WRAPPERS = {"parenthesized_expression", "as_expression", "satisfies_expression", "non_null_expression", "await_expression"}
+
+
+def _value_owner(value: Node, source: bytes) -> Owner | None:
+    """Where a value is, as a reader would name it; None when it has no such place."""
+    parent = value.parent
+    while parent is not None and parent.type in _WRAPPERS:
+        value, parent = parent, parent.parent
+    if parent is None:
+        return None
+    kind = parent.type
+    if kind == "pair":
+        key = parent.child_by_field_name("key")
+        outer = _value_owner(parent.parent, source) if key is not None and key.type == "property_identifier" else None
+        return Owner(outer.definition, _join(outer.names, text_of(key, source))) if outer else None
+    if kind == "array":  # the elements of ``plugins: [{…}, {…}]``: numbered when they repeat
+        return _value_owner(parent, source)
+    if kind == "export_statement" and _is_default(parent):
+        return Owner(value, "")  # export default {…}: a symbol of its own
+    if kind == "variable_declarator":
+        name = parent.child_by_field_name("name")
+        if name is None or name.type != "identifier":
+            return None
+        return Owner(_enclosing(parent), text_of(name, source))
+    if kind in ("field_definition", "public_field_definition"):
+        name = parent.child_by_field_name("property") or parent.child_by_field_name("name")
+        cls = parent.parent.parent if parent.parent is not None else None
+        return Owner(cls, text_of(name, source)) if name is not None and cls is not None else None
+    if kind == "return_statement":
+        return Owner(_enclosing(parent), "")
+    if kind == "arrow_function":  # () => ({…})
+        return Owner(parent, "")
+    if kind == "assignment_expression" and parent.child_by_field_name("right") == value:
+        left = text_of(parent.child_by_field_name("left"), source).replace(" ", "")
+        left = left.removeprefix("module.").removeprefix("exports").lstrip(".")
+        if left and not all(is_identifier(p) for p in left.split(".")):
+            return None
+        return Owner(_enclosing(parent), left, member=bool(left))
+    if kind == "arguments" and parent.parent is not None and parent.parent.type in ("call_expression", "new_expression"):
+        call = parent.parent
+        placed = _value_owner(call, source)
+        if placed is not None:
+            return placed
+        callee = call.child_by_field_name("function") or call.child_by_field_name("constructor")
+        name = text_of(callee, source).replace(" ", "") if callee is not None else ""
+        return Owner(_enclosing(call), name) if name and all(is_identifier(p) for p in name.split(".")) else None
+    return None
+
+
+def _enclosing(node: Node) -> Node | None:
+    """The function or class a node is in (None at module level)."""
+    parent = node.parent
+    while parent is not None:
+        if parent.type in _FUNCTION_TYPES:
+            return parent
+        if parent.type == "class_body":
+            return parent.parent
+        parent = parent.parent
+    return None
+
+
+def _join(*parts: str) -> str:
+    return ".".join(p for p in parts if p)
 
 
 def ref_text(node: Node, source: bytes) -> str:
@@ -411,6 +535,8 @@ def _lookup(path: str, name: str, index: ResolveIndex, depth: int = 0) -> _Targe
         return None
     if "." not in name and index.has(path, name):
         return _Target(path=path, qualname=name)
+    if name == "default" and index.has(path, f"{_file_stem(path)}.default"):  # export default function () {}
+        return _Target(path=path, qualname=f"{_file_stem(path)}.default")
     pf = index.files.get(path)
     if pf is None:
         return None
@@ -529,7 +655,10 @@ def resolve(pf: ParsedFile, index: ResolveIndex) -> list[Edge]:
         if head in ("this", "super") and len(chain) == 2:
             cls = _enclosing_class(ref.scope, pf.path, index)
             found = None
-            if cls and head == "this":
+            owner = ref.scope.rpartition(".")[0]
+            if head == "this" and owner and index.has(pf.path, f"{owner}.{chain[1]}"):
+                found = symbol_id(pf.path, f"{owner}.{chain[1]}")  # a sibling: of a class, or of an object literal
+            elif cls and head == "this":
                 found = index.member(pf.path, cls, chain[1], bases)
             elif cls:
                 found = next((f for b in bases(pf.path, cls) if (f := index.member(*b, chain[1], bases))), None)

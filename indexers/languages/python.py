@@ -1,11 +1,7 @@
 """Python hooks: imports, docstrings, module names and reference resolution.
 
-Every language module provides the same functions:
-  is_function_scope(node) -> bool      a def nested in this node is not a symbol
-  imports(node, source) -> [Import]     for each @import capture
-  build_module_map(paths, index) -> {}  the language's module lookup
-  resolve(parsed, index) -> [Edge]      call / import / inherit edges of one file
-and may provide span_node, docstring, qualifier, container_name, package and ref_text.
+The plug-in contract (what every language module provides, and the optional parts) is
+``LanguagePlugin`` and ``Hooks`` in ``indexers/languages/__init__.py``.
 """
 
 from __future__ import annotations
@@ -16,13 +12,17 @@ import re
 
 from tree_sitter import Node
 
-from ..parse import MAX_SIGNATURE_CHARS, is_identifier, text_of
-from ..resolve import CONFIDENCE, MAX_NAME_CANDIDATES, ResolveIndex, name_edges
+from ..lookup import CONFIDENCE, MAX_NAME_CANDIDATES, ResolveIndex, name_edges
+from ..syntax import MAX_SIGNATURE_CHARS, is_identifier, text_of
 from ..types import Edge, Import, ParsedFile, symbol_id
 
 _BUILTINS = set(dir(builtins))
 MODULE_MAP_FROM_PATHS = True  # build_module_map reads paths only, never symbols
 _FUNCTION_TYPES = {"function_definition", "lambda"}
+# A definition line, for fold_file's focus on a def that is no symbol (nested in a function).
+DEFINITION = r"^\s*(?:async\s+)?(?:def|class|type)\s+{}\b"
+# Test code: tests/ and testing/ folders, test_*.py, *_test.py, conftest.py.
+_TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_tests?\.pyi?$|(^|/)conftest\.py$")
 # The class a function returns, from the end of its one-line signature:
 # -> Cart, -> "Cart", -> Optional[Cart], -> Cart | None, -> None | Cart
 _RETURNS = re.compile(r'\)\s*->\s*(?:Optional\[\s*([\w.]+)\s*\]|"([\w.]+)"|([\w.]+)(?:\s*\|\s*None)?|None\s*\|\s*([\w.]+))$')
@@ -30,6 +30,10 @@ _RETURNS = re.compile(r'\)\s*->\s*(?:Optional\[\s*([\w.]+)\s*\]|"([\w.]+)"|([\w.
 
 def is_function_scope(node: Node) -> bool:
     return node.type in _FUNCTION_TYPES
+
+
+def is_test_path(path: str) -> bool:
+    return bool(_TEST_PATH.search(path))
 
 
 def span_node(node: Node) -> Node:

@@ -1,9 +1,10 @@
 """Rust hooks: modules from files, ``use`` trees, and ``Type.method`` from impl blocks.
 
-The hook contract is in ``python.py``. An ``impl`` block is a container named after its
-type (the query captures it as ``@definition.impl``), so ``impl Transport for Client {
-fn send }`` yields the method ``Client.send`` and an inherit reference from ``Client`` to
-``Transport``. Imports, one per bound name, split the path before its last segment:
+The plug-in contract is in ``indexers/languages/__init__.py``. An ``impl`` block is a
+container named after its type (the query captures it as ``@definition.impl``), so
+``impl Transport for Client { fn send }`` yields the method ``Client.send`` and an
+inherit reference from ``Client`` to ``Transport``. Imports, one per bound name, split
+the path before its last segment:
 
   use crate::a::{b, c as d};   Import("crate::a", "b", "b"), Import("crate::a", "c", "d")
   use super::x::*;             Import("super::x", "*", "")
@@ -26,13 +27,19 @@ import re
 
 from tree_sitter import Node
 
-from ..parse import is_identifier, text_of
-from ..resolve import CONFIDENCE, ResolveIndex, name_edges
+from ..lookup import CONFIDENCE, ResolveIndex, name_edges
+from ..syntax import is_identifier, text_of
 from ..types import Edge, Import, ParsedFile, symbol_id
 
+# A definition line, for fold_file's focus on one that is no symbol (an fn inside an fn).
+DEFINITION = (
+    r"^\s*(?:(?:pub(?:\([^)]*\))?|async|const|unsafe|extern\s+\"[^\"]*\")\s+)*"
+    r"(?:fn|struct|enum|trait|type|mod|union|macro_rules!)\s+{0}\b"
+)
 _FUNCTION_TYPES = {"function_item", "closure_expression", "const_block", "async_block"}
 _TYPE_KINDS = ("struct", "enum", "trait", "type")
 _ROOT_FILES = ("lib.rs", "main.rs")
+_TEST_PATH = re.compile(r"(^|/)(tests|benches)/")
 _EXTERNAL_ROOTS = {"std", "core", "alloc"}
 _PATH_KEYWORDS = {"crate", "self", "super", "Self"}
 MAX_DEPTH = 6  # `use` hops followed before giving up (also ends cycles)
@@ -55,6 +62,39 @@ _RETURNS = re.compile(r"->\s*&?\s*(?:'\w+\s+)?(?:mut\s+)?([A-Za-z_][\w:]*)\s*(?:
 
 def is_function_scope(node: Node) -> bool:
     return node.type in _FUNCTION_TYPES
+
+
+def is_test_path(path: str) -> bool:
+    """Integration tests and benchmarks: crates' ``tests/`` and ``benches/`` folders."""
+    return bool(_TEST_PATH.search(path))
+
+
+def in_test(node: Node, source: bytes) -> bool:
+    """A ``#[test]`` function, or anything inside a ``#[cfg(test)]`` module."""
+    if any(a == "test" or a.endswith("::test") or _cfg_test(a) for a in _attributes(node, source)):
+        return True  # #[test], #[tokio::test]
+    parent = node.parent
+    while parent is not None:
+        if parent.type == "mod_item" and any(_cfg_test(a) for a in _attributes(parent, source)):
+            return True
+        parent = parent.parent
+    return False
+
+
+def _cfg_test(attribute: str) -> bool:
+    """``cfg(test)``, ``cfg(all(test, unix))``; not ``cfg(not(test))``."""
+    return attribute.startswith("cfg(") and bool(re.search(r"\btest\b", attribute)) and "not(test)" not in attribute
+
+
+def _attributes(item: Node, source: bytes) -> set[str]:
+    """The attributes right above an item, spaces removed: ``test``, ``cfg(test)``."""
+    out = set()
+    prev = item.prev_named_sibling
+    while prev is not None and prev.type in ("attribute_item", "line_comment", "block_comment"):
+        if prev.type == "attribute_item":
+            out.add(re.sub(r"\s+", "", text_of(prev, source))[2:-1])
+        prev = prev.prev_named_sibling
+    return out
 
 
 def span_node(node: Node) -> Node:

@@ -26,6 +26,15 @@
   right: [(arrow_function) (function_expression)] @definition.function)))
   (#not-eq? @name "exports"))
 
+; Methods of object literals: {transform() {}}, {load: function () {}}, {resolveId: () => {}};
+; the `owner` hook names them after where the object is (a function returning it, a variable)
+(object (method_definition name: [(property_identifier) (private_property_identifier)] @name) @definition.function)
+(object (pair key: (property_identifier) @name value: [(arrow_function) (function_expression) (generator_function)] @definition.function))
+; Anonymous default exports, named after their file by the `owner` hook: vite.config.default
+(export_statement "default" @name value: [(function_expression) (arrow_function) (generator_function)] @definition.function)
+(export_statement "default" @name value: (class) @definition.class)
+(export_statement "default" @name value: [(object) (call_expression)] @definition.constant)
+
 ; References
 (call_expression function: [(identifier) (member_expression)] @reference.call)
 (new_expression constructor: [(identifier) (member_expression)] @reference.call)
