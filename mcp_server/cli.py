@@ -117,7 +117,7 @@ def cmd_search(args) -> int:
 
 
 def cmd_recall(args) -> int:
-    from .facts_bridge import facts_for
+    from .facts.code import facts_for
     from .recall import recall
 
     ws = _refreshed(args)
@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", parents=[common], help="serve the MCP tools over stdio")
     p.set_defaults(func=cmd_serve)
 
-    from .facts_bridge import add_facts_cli
+    from .facts_cli import add_facts_cli
 
     add_facts_cli(sub, common)
     from .enrich_cli import add_enrich_cli

@@ -20,6 +20,10 @@ from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from .errors import CtxfoldError
+from .facts import forget_fact as do_forget_fact
+from .facts import record_fact as do_record_fact
+from .facts import render_fact_line, render_record_result
+from .facts.code import fact_store, facts_for
 from .settings import SETTINGS
 from .workspace import Workspace
 
@@ -100,7 +104,6 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
         task instead of reading whole files. Returns facts, then the most relevant symbols in full
         (with path and line range, grouped by file), signatures of their neighbours, and a list of
         what was left out with token costs (ask fold_file or a bigger budget for those)."""
-        from .facts_bridge import facts_for
         from .recall import recall as do_recall
 
         ws = workspace(ctx)
@@ -147,9 +150,47 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
         result = await _run(ctx, ws, do_search, ws, query, kind, path, limit, offset)
         return result.render()
 
-    from .facts_bridge import register_fact_tools
+    @mcp.tool(structured_output=False, annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False))
+    async def record_fact(
+        fact: Annotated[str, Field(description="The fact, short (one or two sentences). Put long evidence by reference.")],
+        type: Annotated[str, Field(description="failure, invariant, decision, observation, todo or coupling")],
+        ctx: Context,
+        evidence: Annotated[str | None, Field(description="What shows it: a command and its output, a test, a link.")] = None,
+        mitigation: Annotated[str | None, Field(description="What to do about it.")] = None,
+        confidence: Annotated[float, Field(description="0 to 1.")] = 0.7,
+        about: Annotated[list[str] | None, Field(description="Symbols (path:Class.method or a name) or files it is about.")] = None,
+        supersedes: Annotated[str | None, Field(description="Id of a fact this one replaces (a new version of it).")] = None,
+        pinned: Annotated[bool, Field(description="Always serve it first (rules that must never be broken).")] = False,
+    ) -> str:
+        """Remember something the code does not say (a failure and its cause, an invariant, a
+        decision and why, a coupling between two places) so it survives compaction and later
+        sessions. recall serves it back when a task touches it. Returns the fact's id and
+        version, and similar facts already known: supersede one instead of duplicating."""
 
-    register_fact_tools(mcp, workspace, _run)
+        def call() -> str:
+            return render_record_result(do_record_fact(
+                fact_store(ws), fact, type, evidence=evidence, mitigation=mitigation, confidence=confidence,
+                about=about or [], supersedes=supersedes, pinned=pinned))
+
+        ws = workspace(ctx)
+        return await _run(ctx, ws, call)
+
+    @mcp.tool(structured_output=False, annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False))
+    async def forget_fact(
+        id: Annotated[str, Field(description="The fact's id, e.g. f-1a2b3c4d.")],
+        reason: Annotated[str, Field(description="Why it no longer holds.")],
+        ctx: Context,
+    ) -> str:
+        """Archive a fact that no longer holds: it leaves recall but is kept and can be restored.
+        Nothing is ever deleted."""
+
+        def call() -> str:
+            archived = do_forget_fact(fact_store(ws), id, reason)
+            return f"archived (restorable with `ctxfold facts restore {archived.id}`): {render_fact_line(archived)}"
+
+        ws = workspace(ctx)
+        return await _run(ctx, ws, call)
+
     return mcp
 
 

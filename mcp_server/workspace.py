@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from indexers.build import Indexer, Progress, UpdateStats
 from indexers.graph import add_code_edges, add_semantic_edges, build_graph
@@ -26,6 +27,9 @@ from indexers.types import Symbol
 from .errors import CtxfoldError
 from .settings import SETTINGS
 from .textindex import CommitIndex, TextIndex
+
+if TYPE_CHECKING:
+    from .facts import FactStore
 
 log = logging.getLogger("ctxfold")
 
@@ -77,6 +81,7 @@ class Workspace:
         self.freshness_note = ""
         self.text = TextIndex()  # full-text over symbol bodies, synced per file hash
         self.edge_sources: list = []  # callables adding semantic edges (facts of type coupling)
+        self.facts: FactStore | None = None  # the fact memory, opened once by facts.code.fact_store
         self.vectors = None  # (embedder, db) once the vector fallback is found usable
         self.vectors_note = ""
         self._history: History | None = None  # from indexers/history.py

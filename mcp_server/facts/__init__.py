@@ -51,14 +51,14 @@ from .model import (
     count_tokens,
 )
 from .policy import ArchivePolicy
-from .render import render_fact_line, render_record_result
+from .render import FactLine, render_fact_line, render_record_result
 from .schema import LOCK_FILENAME, MIGRATIONS, SCHEMA_VERSION, TABLE, VERSION_NOTE_FILENAME
 from .scoring import Relevance, check_anchors, relevant_facts
 from .store import FactStore, forget_fact, record_fact
 
 __all__ = [
     "DEFAULT_SETTINGS", "FACT_TYPES", "LOCK_FILENAME", "MIGRATIONS", "SCHEMA_VERSION", "SOURCES",
-    "STATUSES", "TABLE", "VERSION_NOTE_FILENAME", "Anchor", "ArchivePolicy", "Exchange", "Fact",
+    "STATUSES", "TABLE", "VERSION_NOTE_FILENAME", "Anchor", "ArchivePolicy", "Exchange", "Fact", "FactLine",
     "FactError", "FactSettings", "FactStorageError", "FactStore", "ImportReport", "RecordResult",
     "Relevance", "Similar", "Staleness", "check_anchors", "count_tokens", "forget_fact",
     "normalize_text", "record_fact", "relevant_facts", "render_fact_line",

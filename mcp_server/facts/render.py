@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from .model import Fact, RecordResult, Staleness, _short_time
 
+
+@dataclass
+class FactLine:
+    """A fact as recall shows it: one compact line, already rendered by the fact store."""
+
+    id: str
+    text: str
+    score: float
+    anchors: list[str] = field(default_factory=list)  # symbol ids the fact is about
 
 def render_fact_line(fact: Fact, staleness: Staleness | None = None) -> str:
     """One compact line for an agent:
