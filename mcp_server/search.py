@@ -133,15 +133,19 @@ def _fulltext(ws: Workspace, query: str, cap: int, where: str = "") -> tuple[lis
             search = search.where(where, prefilter=True)
         return search.select(["id", "_score"]).limit(cap + 1).to_list()
 
+    # LanceDB reports bad input (a filter it cannot push down, no full-text index) as
+    # ValueError; anything else is unexpected and surfaces.
     try:
         try:
             rows = read(where)
-        except Exception:  # a filter this LanceDB cannot push down: read unfiltered
+        except ValueError:  # a filter this LanceDB cannot push down: read unfiltered
             if not where:
                 raise
             rows = read("")
-    except Exception:  # no full-text index yet (an empty repository)
-        return [], False
+    except ValueError as exc:
+        if "INVERTED index" not in str(exc):
+            raise
+        return [], False  # no full-text index yet (an empty repository)
     rows.sort(key=lambda r: (-r["_score"], r["id"]))
     return [r["id"] for r in rows[:cap]], len(rows) > cap
 

@@ -9,7 +9,7 @@ import logging
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import anyio
 import anyio.from_thread
@@ -19,16 +19,25 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
+from indexers.types import SYMBOL_KINDS
+
 from .errors import CtxfoldError
+from .facts import FACT_TYPES, render_fact_line, render_record_result
 from .facts import forget_fact as do_forget_fact
 from .facts import record_fact as do_record_fact
-from .facts import render_fact_line, render_record_result
 from .facts.code import fact_store, facts_for
 from .settings import SETTINGS
 from .workspace import Workspace
 
 log = logging.getLogger("ctxfold")
 READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
+# recall stamps the facts it serves (the archive policy keeps served facts) and opening the
+# fact memory runs that policy: it writes, though nothing the agent asked for changes.
+RECALL = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
+# The values the schemas enumerate, so that a client is refused a bad one before the call.
+Format = Literal["markdown", "json"]
+SymbolKind = Literal[SYMBOL_KINDS]
+FactType = Literal[FACT_TYPES]
 # Recall and fold results can be long: ask Claude Code to keep them inline, not in a file.
 LARGE_RESULT = {"anthropic/maxResultSizeChars": SETTINGS.large_result_chars * 2}
 
@@ -92,13 +101,13 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
     def workspace(ctx: Context) -> Workspace:
         return ctx.request_context.lifespan_context["ws"]
 
-    @mcp.tool(annotations=READ_ONLY, structured_output=False, meta=LARGE_RESULT)
+    @mcp.tool(annotations=RECALL, structured_output=False, meta=LARGE_RESULT)
     async def recall(
         task: Annotated[str, Field(description="What you are working on: the issue text (whole: its names, tracebacks and #issue numbers all count), an error with its traceback, or a goal.")],
         ctx: Context,
-        budget: Annotated[int, Field(description="Most tokens to return (exact, tiktoken). Default 8000; cap 20000.")] = SETTINGS.default_budget,
+        budget: Annotated[int, Field(description=f"Most tokens to return (exact, tiktoken). Default {SETTINGS.default_budget}; at most {SETTINGS.max_budget}.")] = SETTINGS.default_budget,
         focus: Annotated[list[str] | None, Field(description="Files or symbols you are working on (path, Class.method, path:Qualified.name).")] = None,
-        format: Annotated[str, Field(description="markdown (default) or json")] = "markdown",
+        format: Annotated[Format, Field(description="markdown (default) or json")] = "markdown",
     ) -> str:
         """Get the code and remembered facts a task needs, within a token budget. Use it first on a
         task instead of reading whole files. Returns facts, then the most relevant symbols in full
@@ -119,7 +128,7 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
         path: Annotated[str, Field(description="File path relative to the repository root.")],
         ctx: Context,
         focus: Annotated[str | None, Field(description="What matters: a task text, symbol names, or line ranges like '120-180'.")] = None,
-        budget: Annotated[int | None, Field(description="Most tokens to return; bodies fold from the least relevant until it fits.")] = None,
+        budget: Annotated[int | None, Field(description=f"Most tokens to return (at most {SETTINGS.max_budget}); bodies fold from the least relevant until it fits.")] = None,
     ) -> str:
         """Show one file with bodies irrelevant to the focus folded to one-line markers. Imports,
         signatures, docstring first lines and relevant bodies stay verbatim; every kept line is
@@ -135,7 +144,7 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
     async def search_symbols(
         query: Annotated[str, Field(description="A symbol name, Class.method, a prefix, or words from its name or docstring.")],
         ctx: Context,
-        kind: Annotated[str | None, Field(description="function, method, class, struct, interface, trait, enum, type or constant")] = None,
+        kind: Annotated[SymbolKind | None, Field(description="Only symbols of this kind.")] = None,
         path: Annotated[str | None, Field(description="Only symbols in this file or directory.")] = None,
         limit: Annotated[int, Field(description="Hits per page (1-200).")] = 20,
         offset: Annotated[int, Field(description="Skip this many hits (paging).")] = 0,
@@ -153,7 +162,7 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
     @mcp.tool(structured_output=False, annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False))
     async def record_fact(
         fact: Annotated[str, Field(description="The fact, short (one or two sentences). Put long evidence by reference.")],
-        type: Annotated[str, Field(description="failure, invariant, decision, observation, todo or coupling")],
+        type: Annotated[FactType, Field(description="What kind of fact it is.")],
         ctx: Context,
         evidence: Annotated[str | None, Field(description="What shows it: a command and its output, a test, a link.")] = None,
         mitigation: Annotated[str | None, Field(description="What to do about it.")] = None,
