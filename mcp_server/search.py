@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import asdict, dataclass
 
+from indexers.paths import sql_str
 from indexers.store import split_identifier_words
 from indexers.types import SYMBOL_KINDS, Symbol
 
@@ -98,18 +99,14 @@ def _hit(sym: Symbol, match: str) -> Hit:
     return Hit(sym.qualname, sym.kind, sym.path, sym.start_line, sym.end_line, sym.signature, match)
 
 
-def _sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _fulltext_filter(kind: str | None, prefix_path: str) -> str:
     """The kind and path filters as a LanceDB prefilter, so that the cap counts only rows
     that can be hits. (Hits are filtered again in Python: this only narrows the read.)"""
     clauses = []
     if kind:  # one of SYMBOL_KINDS, checked by the caller
-        clauses.append(f"kind = {_sql_str(kind)}")
+        clauses.append(f"kind = {sql_str(kind)}")
     if prefix_path:
-        clauses.append(f"(path = {_sql_str(prefix_path)} OR starts_with(path, {_sql_str(prefix_path + '/')}))")
+        clauses.append(f"(path = {sql_str(prefix_path)} OR starts_with(path, {sql_str(prefix_path + '/')}))")
     return " AND ".join(clauses)
 
 
