@@ -9,16 +9,16 @@ from typing import IO
 
 from . import schema as table_format
 from .model import (
-    _ID_RE,
+    ID_RE,
     SOURCES,
     STATUSES,
     Anchor,
     Fact,
     FactError,
     ImportReport,
-    _check_confidence,
-    _check_type,
-    _parse_time,
+    check_confidence,
+    check_type,
+    parse_time,
 )
 
 
@@ -151,7 +151,7 @@ def _parse_export_line(line: str) -> Fact:
     if missing:
         raise ValueError(f"missing keys {sorted(missing)}")
     fact_id = data["id"]
-    if not isinstance(fact_id, str) or not _ID_RE.match(fact_id):
+    if not isinstance(fact_id, str) or not ID_RE.match(fact_id):
         raise ValueError(f"bad id {fact_id!r}")
     version = data["version"]
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
@@ -165,14 +165,14 @@ def _parse_export_line(line: str) -> Fact:
             raise ValueError(f"bad {key} {data[key]!r}")
     for key in ("created_at", "status_at", "last_confirmed_at", "last_served_at"):
         if data.get(key):
-            _parse_time(data[key])
+            parse_time(data[key])
     for key in ("confirmations", "served_count"):
         value = data.get(key, 0)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"bad {key} {value!r}")
     try:
-        data["type"] = _check_type(data["type"])
-        data["confidence"] = _check_confidence(data["confidence"])
+        data["type"] = check_type(data["type"])
+        data["confidence"] = check_confidence(data["confidence"])
     except FactError as exc:
         raise ValueError(str(exc)) from None
     about = data.get("about", [])

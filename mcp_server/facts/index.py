@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .model import Fact, FactSettings, _parse_time
+from .model import Fact, FactSettings, parse_time
 
 # --------------------------------------------------------------------------- text helpers
 
@@ -122,7 +122,7 @@ class _Posting:
         self.where = {slot: i for i, slot in enumerate(self.slots.tolist())}
 
 
-class _ActiveIndex:
+class ActiveIndex:
     """Indexes over the active facts: words (BM25), anchors, exact-duplicate keys, and
     per-fact numbers (confidence, length, age) in numpy arrays indexed by a slot, so
     that ranking 10,000 facts takes a few vectorised steps instead of a Python loop."""
@@ -211,7 +211,7 @@ class _ActiveIndex:
         self.total_length += length
         self.length[slot] = length
         self.confidence[slot] = fact.confidence
-        self.created[slot] = _parse_time(fact.created_at).timestamp()
+        self.created[slot] = parse_time(fact.created_at).timestamp()
         self.recent_kind[slot] = fact.type in ("failure", "decision")
         self.words[fid] = frozenset(own)
         self.doc_words[fid] = tuple(counts)

@@ -9,14 +9,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from indexers.tokens import count_tokens
 from mcp_server.errors import CtxfoldError
 
 FACT_TYPES = ("failure", "invariant", "decision", "observation", "todo", "coupling")
 STATUSES = ("active", "superseded", "archived")
 SOURCES = ("agent", "cli", "import")
 
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_LIST_HINT = "run `ctxfold facts list --status all` to see the known ids"
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+LIST_HINT = "run `ctxfold facts list --status all` to see the known ids"
 
 
 class FactError(CtxfoldError, ValueError):
@@ -128,7 +129,7 @@ class Fact:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form (the export line, without ``schema_version``)."""
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        data["about"] = _anchor_dicts(self.about)
+        data["about"] = anchor_dicts(self.about)
         return data
 
 
@@ -159,7 +160,7 @@ class Staleness:
     @property
     def note(self) -> str:
         if self.state == "changed":
-            return f"code changed since {_short_time(self.since)}"
+            return f"code changed since {short_time(self.since)}"
         if self.state == "orphaned":
             return "orphaned: its code is gone"
         return ""
@@ -181,23 +182,14 @@ class ImportReport:
 # --------------------------------------------------------------------------- input checks
 
 
-def count_tokens(text: str) -> int:
-    """Exact tiktoken count once ``indexers.tokens`` exists; a rough len/3 until then."""
-    try:
-        from indexers.tokens import count_tokens as exact
-    except ImportError:
-        return len(text) // 3
-    return exact(text)
-
-
-def _check_type(value: object) -> str:
+def check_type(value: object) -> str:
     kind = str(value).strip().lower() if value is not None else ""
     if kind not in FACT_TYPES:
         raise FactError(f"unknown fact type {value!r}: use one of {', '.join(FACT_TYPES)}")
     return kind
 
 
-def _check_confidence(value: object) -> float:
+def check_confidence(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise FactError(f"confidence {value!r} is not a number: give a value from 0 to 1")
     conf = float(value)
@@ -206,7 +198,7 @@ def _check_confidence(value: object) -> float:
     return conf
 
 
-def _check_text(text: object, settings: FactSettings) -> str:
+def check_text(text: object, settings: FactSettings) -> str:
     if not isinstance(text, str) or not text.strip():
         raise FactError(f"empty fact {text!r}: state what was learned in one or two sentences")
     text = text.strip()
@@ -220,7 +212,7 @@ def _check_text(text: object, settings: FactSettings) -> str:
     return text
 
 
-def _check_optional(name: str, value: object, settings: FactSettings) -> str | None:
+def check_optional(name: str, value: object, settings: FactSettings) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -237,7 +229,7 @@ def _check_optional(name: str, value: object, settings: FactSettings) -> str | N
     return value
 
 
-def _check_source(value: object) -> str:
+def check_source(value: object) -> str:
     if value not in SOURCES:
         raise FactError(f"unknown source {value!r}: use one of {', '.join(SOURCES)}")
     return str(value)
@@ -247,36 +239,36 @@ def _check_source(value: object) -> str:
 # --------------------------------------------------------------------------- time and comparison
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _parse_time(text: str) -> datetime:
+def parse_time(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         raise ValueError(f"timestamp {text!r} has no time zone")
     return moment
 
 
-def _short_time(text: str) -> str:
+def short_time(text: str) -> str:
     """``2026-11-20T10:00:00Z`` → ``2026-11-20T10:00Z`` for compact rendering."""
     try:
-        return _parse_time(text).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+        return parse_time(text).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
     except ValueError:
         return text
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _anchor_dicts(anchors: tuple[Anchor, ...]) -> list[dict[str, str]]:
+def anchor_dicts(anchors: tuple[Anchor, ...]) -> list[dict[str, str]]:
     return [{"hash": a.hash, "path": a.path, "symbol_id": a.symbol_id, "text": a.text}
             for a in anchors]
 
 
 
-def _same_content(a: Fact, b: Fact) -> bool:
+def same_content(a: Fact, b: Fact) -> bool:
     """Same statement about the same code: text, type, evidence, mitigation,
     confidence, pin, and anchors with the same hashes (in any order, however written)."""
     return (

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from .model import Fact, FactError, _iso, _parse_time, _short_time
+from .model import Fact, FactError, iso, parse_time, short_time
 
 
 class ArchivePolicy:
@@ -40,13 +40,13 @@ class ArchivePolicy:
             raise FactError(f"now={moment!r} has no time zone: pass an aware datetime (UTC)")
         cutoff = moment - timedelta(days=s.archive_after_days)
         with self._writing():
-            stamp = _iso(moment)
+            stamp = iso(moment)
             rows = []
             for fact in sorted(self._active.values(), key=lambda f: f.id):
                 if self._pinned(fact) or fact.confidence >= s.archive_below_confidence:
                     continue
                 seen = max(
-                    _parse_time(t) for t in
+                    parse_time(t) for t in
                     (fact.created_at, fact.last_confirmed_at, fact.last_served_at) if t
                 )
                 if seen < cutoff:
@@ -54,7 +54,7 @@ class ArchivePolicy:
                         fact, status="archived", status_at=stamp,
                         reason=(f"archive policy: confidence {fact.confidence:g} < "
                                 f"{s.archive_below_confidence:g} and not served since "
-                                f"{_short_time(_iso(seen))} ({s.archive_after_days} days)"),
+                                f"{short_time(iso(seen))} ({s.archive_after_days} days)"),
                     ))
             self._commit(rows)
             return rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .model import Fact, RecordResult, Staleness, _short_time
+from .model import Fact, RecordResult, Staleness, short_time
 
 
 @dataclass
@@ -22,7 +22,7 @@ def render_fact_line(fact: Fact, staleness: Staleness | None = None) -> str:
     The confidence shown is the effective one when staleness is given."""
     conf = staleness.effective_confidence if staleness else fact.confidence
     version = f" v{fact.version}" if fact.version > 1 else ""
-    head = f"{fact.type} {fact.id}{version} {_short_time(fact.created_at)} conf {conf:.2g}"
+    head = f"{fact.type} {fact.id}{version} {short_time(fact.created_at)} conf {conf:.2g}"
     if fact.is_pinned:
         head += " pinned"
     if staleness and staleness.note:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .model import Anchor, Fact, FactStorageError, _anchor_dicts
+from .model import Anchor, Fact, FactStorageError, anchor_dicts
 
 TABLE = "facts"
 LOCK_FILENAME = "facts.lock"
@@ -23,7 +23,7 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 # --------------------------------------------------------------------------- rows
 
 
-def _arrow_schema():
+def arrow_schema():
     import pyarrow as pa
 
     return pa.schema(
@@ -58,22 +58,22 @@ _FACT_FIELDS = tuple(Fact.__dataclass_fields__)
 
 
 
-def _fact_to_row(fact: Fact, seq: int) -> dict[str, Any]:
+def fact_to_row(fact: Fact, seq: int) -> dict[str, Any]:
     # Not dataclasses.asdict: its deep copies dominate the cost of a bulk import.
     row = {name: getattr(fact, name) for name in _FACT_FIELDS}
-    row["about"] = json.dumps(_anchor_dicts(fact.about), sort_keys=True)
+    row["about"] = json.dumps(anchor_dicts(fact.about), sort_keys=True)
     row["seq"] = seq
     row["schema_version"] = SCHEMA_VERSION
     return row
 
 
-def _row_to_fact(row: dict[str, Any]) -> Fact:
+def row_to_fact(row: dict[str, Any]) -> Fact:
     values = {name: row[name] for name in _FACT_FIELDS}
     values["about"] = tuple(Anchor(**a) for a in json.loads(row["about"]))
     return Fact(**values)
 
 
-def _latest_rows(table):
+def latest_rows(table):
     """Only the newest row (highest seq) of each fact version: older snapshots (served
     and confirmed counters, status changes) stay on disk but need no Python objects."""
     if table.num_rows < 2:
@@ -85,7 +85,7 @@ def _latest_rows(table):
 
 
 
-def _table_schema_version(table) -> int:
+def table_schema_version(table) -> int:
     metadata = table.schema.metadata or {}
     raw = metadata.get(_SCHEMA_META_KEY)
     if raw is None:

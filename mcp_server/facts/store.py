@@ -24,10 +24,10 @@ from indexers.paths import connect, make_store_dir
 
 from . import schema as table_format
 from .exchange import Exchange
-from .index import _ActiveIndex
+from .index import ActiveIndex
 from .model import (
-    _LIST_HINT,
     DEFAULT_SETTINGS,
+    LIST_HINT,
     STATUSES,
     Anchor,
     Fact,
@@ -36,14 +36,14 @@ from .model import (
     FactStorageError,
     RecordResult,
     Similar,
-    _check_confidence,
-    _check_optional,
-    _check_source,
-    _check_text,
-    _check_type,
-    _iso,
-    _same_content,
-    _utc_now,
+    check_confidence,
+    check_optional,
+    check_source,
+    check_text,
+    check_type,
+    iso,
+    same_content,
+    utc_now,
 )
 from .policy import ArchivePolicy
 from .schema import (
@@ -51,11 +51,11 @@ from .schema import (
     MIGRATIONS,
     TABLE,
     VERSION_NOTE_FILENAME,
-    _arrow_schema,
-    _fact_to_row,
-    _latest_rows,
-    _row_to_fact,
-    _table_schema_version,
+    arrow_schema,
+    fact_to_row,
+    latest_rows,
+    row_to_fact,
+    table_schema_version,
 )
 from .scoring import Relevance
 
@@ -124,7 +124,7 @@ class FactStore(Relevance, ArchivePolicy, Exchange):
         resolve_anchor: Callable[[str], Anchor | None] | None = None,
         *,
         settings: FactSettings = DEFAULT_SETTINGS,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.store_dir = Path(store_dir)
         make_store_dir(self.store_dir)
@@ -141,7 +141,7 @@ class FactStore(Relevance, ArchivePolicy, Exchange):
         self._active: dict[str, Fact] = {}
         self._max_seq = 0
         self._table_version = -1
-        self._index = _ActiveIndex(self._pinned)
+        self._index = ActiveIndex(self._pinned)
         try:
             self._db = connect(self.store_dir)
             with _file_lock(self._lock_path, settings.lock_timeout_s):
@@ -157,9 +157,9 @@ class FactStore(Relevance, ArchivePolicy, Exchange):
 
     def _open_or_create(self):
         if TABLE not in self._db.list_tables().tables:
-            return self._db.create_table(TABLE, schema=_arrow_schema(), exist_ok=True)
+            return self._db.create_table(TABLE, schema=arrow_schema(), exist_ok=True)
         table = self._db.open_table(TABLE)
-        found = _table_schema_version(table)
+        found = table_schema_version(table)
         if found > table_format.SCHEMA_VERSION:
             raise FactStorageError(
                 f"the fact table in {self.store_dir} has schema {found}, newer than this "
@@ -191,7 +191,7 @@ class FactStore(Relevance, ArchivePolicy, Exchange):
             row["schema_version"] = table_format.SCHEMA_VERSION
         import pyarrow as pa
 
-        schema = _arrow_schema()
+        schema = arrow_schema()
         data = pa.Table.from_pylist(rows, schema=schema)
         migrated = self._db.create_table(TABLE, data=data, schema=schema, mode="overwrite")
         if migrated.count_rows() != len(rows):
@@ -223,7 +223,7 @@ class FactStore(Relevance, ArchivePolicy, Exchange):
                 query = self._table.search()
                 if self._max_seq:
                     query = query.where(f"seq > {self._max_seq}")
-                rows = _latest_rows(query.limit(None).to_arrow()).to_pylist()
+                rows = latest_rows(query.limit(None).to_arrow()).to_pylist()
                 break
             except Exception as exc:
                 # A version can vanish under a reader when another process's compaction
@@ -233,7 +233,7 @@ class FactStore(Relevance, ArchivePolicy, Exchange):
                         f"cannot read the fact table in {self.store_dir}: {exc}") from exc
         rows.sort(key=lambda r: r["seq"])
         for row in rows:
-            self._apply(_row_to_fact(row), row["seq"])
+            self._apply(row_to_fact(row), row["seq"])
         self._table_version = version
 
     def _noted_version(self) -> int:
@@ -285,10 +285,10 @@ class FactStore(Relevance, ArchivePolicy, Exchange):
         import pyarrow as pa
 
         first = self._max_seq + 1
-        rows = [_fact_to_row(f, first + i) for i, f in enumerate(facts)]
+        rows = [fact_to_row(f, first + i) for i, f in enumerate(facts)]
         before = self._table_version
         try:
-            result = self._table.add(pa.Table.from_pylist(rows, schema=_arrow_schema()))
+            result = self._table.add(pa.Table.from_pylist(rows, schema=arrow_schema()))
         except Exception as exc:
             raise FactStorageError(f"cannot write to the fact table in {self.store_dir}: {exc}") from exc
         if sync and self.settings.sync_writes:
@@ -329,13 +329,13 @@ class FactStore(Relevance, ArchivePolicy, Exchange):
     # ----------------------------------------------------------------- lookups
 
     def _now(self) -> str:
-        return _iso(self._clock())
+        return iso(self._clock())
 
     def _require(self, fact_id: str) -> Fact:
         """The latest version of ``fact_id`` (mutex held, refreshed)."""
         version = self._latest.get(fact_id)
         if version is None:
-            raise FactError(f"unknown fact id {fact_id!r}: {_LIST_HINT}")
+            raise FactError(f"unknown fact id {fact_id!r}: {LIST_HINT}")
         return self._versions[(fact_id, version)]
 
     def get(self, fact_id: str, version: int | None = None) -> Fact:
@@ -367,7 +367,7 @@ class FactStore(Relevance, ArchivePolicy, Exchange):
         superseded version."""
         if status not in (*STATUSES, "all"):
             raise FactError(f"unknown status {status!r}: use active, archived, superseded or all")
-        kind = _check_type(type) if type is not None else None
+        kind = check_type(type) if type is not None else None
         with self._mutex:
             self._refresh()
             if status == "superseded":
@@ -442,12 +442,12 @@ class FactStore(Relevance, ArchivePolicy, Exchange):
         fact is about; a new version given no anchors (None or empty) keeps those of the
         version it supersedes, stamped with today's hashes."""
         s = self.settings
-        text = _check_text(fact, s)
-        kind = _check_type(type)
-        evidence = _check_optional("evidence", evidence, s)
-        mitigation = _check_optional("mitigation", mitigation, s)
-        conf = _check_confidence(confidence)
-        source = _check_source(source)
+        text = check_text(fact, s)
+        kind = check_type(type)
+        evidence = check_optional("evidence", evidence, s)
+        mitigation = check_optional("mitigation", mitigation, s)
+        conf = check_confidence(confidence)
+        source = check_source(source)
         anchors, warnings = self._resolve(about)
         draft = Fact(
             id="", version=0, fact=text, type=kind, status="active", confidence=conf,
@@ -478,11 +478,11 @@ class FactStore(Relevance, ArchivePolicy, Exchange):
         self, target_id: str, draft: Fact, now: str, warnings: list[str], inherit_anchors: bool
     ) -> RecordResult:
         if not isinstance(target_id, str) or target_id not in self._latest:
-            raise FactError(f"cannot supersede unknown fact id {target_id!r}: {_LIST_HINT}")
+            raise FactError(f"cannot supersede unknown fact id {target_id!r}: {LIST_HINT}")
         latest = self._versions[(target_id, self._latest[target_id])]
         if inherit_anchors:
             draft = replace(draft, about=self._rehash(latest.about))
-        if latest.status == "active" and _same_content(latest, draft):
+        if latest.status == "active" and same_content(latest, draft):
             return self._confirm(latest, draft, now, warnings)
         new = replace(
             draft, id=target_id, version=latest.version + 1, created_at=now, status_at=now,
@@ -509,7 +509,7 @@ class FactStore(Relevance, ArchivePolicy, Exchange):
             confirmations=old.confirmations + 1,
             last_confirmed_at=now,
         )
-        if _same_content(merged, old):
+        if same_content(merged, old):
             merged = replace(merged, about=old.about)
             self._commit([merged])
             return RecordResult(old.id, old.version, "confirmed", merged,
@@ -539,7 +539,7 @@ class FactStore(Relevance, ArchivePolicy, Exchange):
             )
         with self._writing():
             if not isinstance(fact_id, str) or fact_id not in self._latest:
-                raise FactError(f"cannot forget unknown fact id {fact_id!r}: {_LIST_HINT}")
+                raise FactError(f"cannot forget unknown fact id {fact_id!r}: {LIST_HINT}")
             latest = self._versions[(fact_id, self._latest[fact_id])]
             if latest.status != "active":
                 raise FactError(
@@ -555,10 +555,10 @@ class FactStore(Relevance, ArchivePolicy, Exchange):
     def restore(self, fact_id: str, version: int | None = None, source: str = "agent") -> Fact:
         """Re-publish a version as a new active version: the latest (when archived) if
         ``version`` is None, else that earlier version (a rollback). Returns the new one."""
-        source = _check_source(source)
+        source = check_source(source)
         with self._writing():
             if not isinstance(fact_id, str) or fact_id not in self._latest:
-                raise FactError(f"cannot restore unknown fact id {fact_id!r}: {_LIST_HINT}")
+                raise FactError(f"cannot restore unknown fact id {fact_id!r}: {LIST_HINT}")
             latest = self._versions[(fact_id, self._latest[fact_id])]
             if version is None:
                 if latest.status == "active":
