@@ -27,7 +27,8 @@ form and migrations), ``store`` (``FactStore``: the table, its lock and flushes,
 in-memory state, recording and versions), ``index`` (the active facts' word and anchor
 index), ``scoring`` (relevance and staleness), ``policy`` (served bookkeeping and the
 archive policy), ``exchange`` (JSON Lines export and import), ``render`` (what agents
-read).
+read), and ``code`` (anchors resolved through a workspace's index, the workspace's one
+store, coupling facts as semantic edges; imported on its own, as it needs the index).
 """
 
 from __future__ import annotations
