@@ -152,3 +152,20 @@ def test_a_capped_full_text_search_says_at_least_and_still_pages_cleanly(ws, mon
     assert [key(h) for p in pages for h in p.hits] == [key(h) for h in big.hits]
     assert {(p.total, p.total_exact) for p in pages} == {(big.total, False)}
     assert "more match" in pages[-2].render()  # the last page with hits says the rest exists
+
+
+def test_an_unexpected_full_text_failure_surfaces_instead_of_emptying_the_tier(ws, monkeypatch):
+    class BrokenTable:
+        def checkout(self, version):
+            pass
+
+        def search(self, *args, **kwargs):
+            raise OSError("disk gone")
+
+    class BrokenDb:
+        def open_table(self, name):
+            return BrokenTable()
+
+    ws.indexer.store._db = BrokenDb()
+    with pytest.raises(OSError, match="disk gone"):
+        search_symbols(ws, "customer basket")
