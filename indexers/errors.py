@@ -4,3 +4,7 @@ CtxfoldError, and its message names the bad value and the next step."""
 
 class CtxfoldError(Exception):
     pass
+
+
+class EncodingUnavailable(CtxfoldError, RuntimeError):
+    """A tiktoken encoding that ctxfold does not know or cannot load."""

@@ -1,4 +1,5 @@
-"""Where ctxfold keeps its data, and the one LanceDB connection helper every module uses."""
+"""Where ctxfold keeps its data, and the LanceDB helpers every module uses (the connection,
+quoting a string into a filter)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,11 @@ def connect(store_dir: Path):
     path.mkdir(exist_ok=True)
     # Without a zero interval a reader keeps serving the table version it first opened.
     return lancedb.connect(str(path), read_consistency_interval=timedelta(0))
+
+
+def sql_str(value: str) -> str:
+    """``value`` as a string literal in a LanceDB filter (``where``, ``delete``)."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def repo_root(path: str | os.PathLike | None = None, store: str | os.PathLike | None = None) -> Path:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, fields
 
 from indexers.errors import CtxfoldError
+from indexers.paths import sql_str
 from indexers.types import SemanticEdge
 
 log = logging.getLogger(__name__)
@@ -65,10 +66,6 @@ def edge_key(edge: SemanticEdge) -> str:
 
 def _row(edge: SemanticEdge) -> dict:
     return {"key": edge_key(edge), **asdict(edge)}
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _table_names(db) -> list[str]:
@@ -121,7 +118,7 @@ def replace_edges(db, provenance_prefix: str, edges: Iterable[SemanticEdge]) -> 
         )
     import pyarrow as pa
 
-    owned = f"starts_with(provenance, {_sql_str(provenance_prefix)})"
+    owned = f"starts_with(provenance, {sql_str(provenance_prefix)})"
     try:
         table = _open(db)
         if not rows:
@@ -167,7 +164,7 @@ def delete_edges(db, edges: Iterable[SemanticEdge]) -> None:
         if table is None:
             return
         for i in range(0, len(keys), 500):
-            table.delete("key IN (" + ", ".join(_sql_str(k) for k in keys[i:i + 500]) + ")")
+            table.delete("key IN (" + ", ".join(sql_str(k) for k in keys[i:i + 500]) + ")")
     except (OSError, RuntimeError, ValueError) as exc:
         raise SemanticStoreError(f"could not delete {len(keys)} semantic edges: {exc}") from exc
 
@@ -180,7 +177,7 @@ def load_edges(db, provenance_prefix: str | None = None) -> list[SemanticEdge]:
             return []
         query = table.search().select(_FIELDS)
         if provenance_prefix:
-            query = query.where(f"starts_with(provenance, {_sql_str(provenance_prefix)})")
+            query = query.where(f"starts_with(provenance, {sql_str(provenance_prefix)})")
         rows = query.limit(None).to_arrow().to_pylist()
     except (OSError, RuntimeError, ValueError) as exc:
         raise SemanticStoreError(f"could not read semantic edges: {exc}") from exc

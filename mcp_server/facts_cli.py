@@ -24,6 +24,8 @@ from mcp_server.facts import (
     render_fact_line,
     render_record_result,
 )
+from mcp_server.facts.code import fact_store
+from mcp_server.workspace import Workspace
 
 OpenStore = Callable[[argparse.Namespace], FactStore]
 
@@ -235,3 +237,19 @@ def _import(store: FactStore, args: argparse.Namespace) -> int:
         for number, message in report.conflicts:
             print(f"line {number}: conflict, {message}", file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def add_facts_cli(subparsers, common) -> None:
+    """Wire ``ctxfold facts`` into the ``ctxfold`` command, on the workspace's fact store
+    (its anchors resolve through the repository's index)."""
+
+    def open_store(args: argparse.Namespace) -> FactStore:
+        from indexers.paths import repo_root
+
+        ws = Workspace(repo_root(getattr(args, "repo", None), getattr(args, "store", None)), getattr(args, "store", None))
+        ws.refresh()
+        return fact_store(ws)
+
+    parser = add_facts_command(subparsers, open_store)
+    parser.add_argument("--repo", default=None, help="repository root (default: as for every command)")
+    parser.add_argument("--store", type=Path, default=None, help="store directory (default: REPO/.ctxfold)")

@@ -25,6 +25,7 @@ from indexers.tokens import count_tokens
 from indexers.types import Symbol
 
 from .errors import CtxfoldError
+from .facts import FactLine
 from .seeds import SeedSet, collect_seeds, drop_links, name_runs, search_text, strip_boilerplate, unknown_focus
 from .settings import SETTINGS, RecallSettings
 from .textindex import CommitIndex, ignored_words
@@ -52,16 +53,6 @@ class Item:
     tokens: int
     score: float
     why: str
-
-
-@dataclass
-class FactLine:
-    """A fact as recall shows it: one compact line, already rendered by the fact store."""
-
-    id: str
-    text: str
-    score: float
-    anchors: list[str] = field(default_factory=list)  # symbol ids the fact is about
 
 
 @dataclass

@@ -9,7 +9,7 @@ import logging
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import anyio
 import anyio.from_thread
@@ -19,12 +19,25 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
+from indexers.types import SYMBOL_KINDS
+
 from .errors import CtxfoldError
+from .facts import FACT_TYPES, render_fact_line, render_record_result
+from .facts import forget_fact as do_forget_fact
+from .facts import record_fact as do_record_fact
+from .facts.code import fact_store, facts_for
 from .settings import SETTINGS
 from .workspace import Workspace
 
 log = logging.getLogger("ctxfold")
 READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
+# recall stamps the facts it serves (the archive policy keeps served facts) and opening the
+# fact memory runs that policy: it writes, though nothing the agent asked for changes.
+RECALL = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
+# The values the schemas enumerate, so that a client is refused a bad one before the call.
+Format = Literal["markdown", "json"]
+SymbolKind = Literal[SYMBOL_KINDS]
+FactType = Literal[FACT_TYPES]
 # Recall and fold results can be long: ask Claude Code to keep them inline, not in a file.
 LARGE_RESULT = {"anthropic/maxResultSizeChars": SETTINGS.large_result_chars * 2}
 
@@ -88,19 +101,18 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
     def workspace(ctx: Context) -> Workspace:
         return ctx.request_context.lifespan_context["ws"]
 
-    @mcp.tool(annotations=READ_ONLY, structured_output=False, meta=LARGE_RESULT)
+    @mcp.tool(annotations=RECALL, structured_output=False, meta=LARGE_RESULT)
     async def recall(
         task: Annotated[str, Field(description="What you are working on: the issue text (whole: its names, tracebacks and #issue numbers all count), an error with its traceback, or a goal.")],
         ctx: Context,
-        budget: Annotated[int, Field(description="Most tokens to return (exact, tiktoken). Default 8000; cap 20000.")] = SETTINGS.default_budget,
+        budget: Annotated[int, Field(description=f"Most tokens to return (exact, tiktoken). Default {SETTINGS.default_budget}; at most {SETTINGS.max_budget}.")] = SETTINGS.default_budget,
         focus: Annotated[list[str] | None, Field(description="Files or symbols you are working on (path, Class.method, path:Qualified.name).")] = None,
-        format: Annotated[str, Field(description="markdown (default) or json")] = "markdown",
+        format: Annotated[Format, Field(description="markdown (default) or json")] = "markdown",
     ) -> str:
         """Get the code and remembered facts a task needs, within a token budget. Use it first on a
         task instead of reading whole files. Returns facts, then the most relevant symbols in full
         (with path and line range, grouped by file), signatures of their neighbours, and a list of
         what was left out with token costs (ask fold_file or a bigger budget for those)."""
-        from .facts_bridge import facts_for
         from .recall import recall as do_recall
 
         ws = workspace(ctx)
@@ -116,7 +128,7 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
         path: Annotated[str, Field(description="File path relative to the repository root.")],
         ctx: Context,
         focus: Annotated[str | None, Field(description="What matters: a task text, symbol names, or line ranges like '120-180'.")] = None,
-        budget: Annotated[int | None, Field(description="Most tokens to return; bodies fold from the least relevant until it fits.")] = None,
+        budget: Annotated[int | None, Field(description=f"Most tokens to return (at most {SETTINGS.max_budget}); bodies fold from the least relevant until it fits.")] = None,
     ) -> str:
         """Show one file with bodies irrelevant to the focus folded to one-line markers. Imports,
         signatures, docstring first lines and relevant bodies stay verbatim; every kept line is
@@ -132,7 +144,7 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
     async def search_symbols(
         query: Annotated[str, Field(description="A symbol name, Class.method, a prefix, or words from its name or docstring.")],
         ctx: Context,
-        kind: Annotated[str | None, Field(description="function, method, class, struct, interface, trait, enum, type or constant")] = None,
+        kind: Annotated[SymbolKind | None, Field(description="Only symbols of this kind.")] = None,
         path: Annotated[str | None, Field(description="Only symbols in this file or directory.")] = None,
         limit: Annotated[int, Field(description="Hits per page (1-200).")] = 20,
         offset: Annotated[int, Field(description="Skip this many hits (paging).")] = 0,
@@ -147,9 +159,47 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
         result = await _run(ctx, ws, do_search, ws, query, kind, path, limit, offset)
         return result.render()
 
-    from .facts_bridge import register_fact_tools
+    @mcp.tool(structured_output=False, annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False))
+    async def record_fact(
+        fact: Annotated[str, Field(description="The fact, short (one or two sentences). Put long evidence by reference.")],
+        type: Annotated[FactType, Field(description="What kind of fact it is.")],
+        ctx: Context,
+        evidence: Annotated[str | None, Field(description="What shows it: a command and its output, a test, a link.")] = None,
+        mitigation: Annotated[str | None, Field(description="What to do about it.")] = None,
+        confidence: Annotated[float, Field(description="0 to 1.")] = 0.7,
+        about: Annotated[list[str] | None, Field(description="Symbols (path:Class.method or a name) or files it is about.")] = None,
+        supersedes: Annotated[str | None, Field(description="Id of a fact this one replaces (a new version of it).")] = None,
+        pinned: Annotated[bool, Field(description="Always serve it first (rules that must never be broken).")] = False,
+    ) -> str:
+        """Remember something the code does not say (a failure and its cause, an invariant, a
+        decision and why, a coupling between two places) so it survives compaction and later
+        sessions. recall serves it back when a task touches it. Returns the fact's id and
+        version, and similar facts already known: supersede one instead of duplicating."""
 
-    register_fact_tools(mcp, workspace, _run)
+        def call() -> str:
+            return render_record_result(do_record_fact(
+                fact_store(ws), fact, type, evidence=evidence, mitigation=mitigation, confidence=confidence,
+                about=about or [], supersedes=supersedes, pinned=pinned))
+
+        ws = workspace(ctx)
+        return await _run(ctx, ws, call)
+
+    @mcp.tool(structured_output=False, annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False))
+    async def forget_fact(
+        id: Annotated[str, Field(description="The fact's id, e.g. f-1a2b3c4d.")],
+        reason: Annotated[str, Field(description="Why it no longer holds.")],
+        ctx: Context,
+    ) -> str:
+        """Archive a fact that no longer holds: it leaves recall but is kept and can be restored.
+        Nothing is ever deleted."""
+
+        def call() -> str:
+            archived = do_forget_fact(fact_store(ws), id, reason)
+            return f"archived (restorable with `ctxfold facts restore {archived.id}`): {render_fact_line(archived)}"
+
+        ws = workspace(ctx)
+        return await _run(ctx, ws, call)
+
     return mcp
 
 

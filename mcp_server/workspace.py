@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from indexers.build import Indexer, Progress, UpdateStats
 from indexers.history import History, load_history, own_names
@@ -26,6 +27,9 @@ from .errors import CtxfoldError
 from .graph import CodeGraph
 from .settings import SETTINGS
 from .textindex import CommitIndex, NameIndex, TextIndex
+
+if TYPE_CHECKING:
+    from .facts import FactStore
 
 log = logging.getLogger("ctxfold")
 
@@ -108,6 +112,7 @@ class Workspace:
         self.last_update: UpdateStats | None = None
         self.freshness_note = ""
         self.edge_sources: list = []  # callables adding semantic edges (facts of type coupling)
+        self.facts: FactStore | None = None  # the fact memory, opened once by facts.code.fact_store
         self.vectors = None  # (embedder, db) once the vector fallback is found usable
         self.vectors_note = ""
         self._history: History | None = None  # from indexers/history.py

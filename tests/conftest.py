@@ -24,3 +24,13 @@ def workspace(pyshop):
     ws = Workspace(pyshop)
     ws.refresh()
     return ws
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-goldens", action="store_true", default=False,
+                     help="rewrite tests/goldens/ from what the code renders now (review the diff)")
+
+
+@pytest.fixture
+def update_goldens(request) -> bool:
+    return request.config.getoption("--update-goldens")

@@ -20,6 +20,7 @@ from mcp_server.facts import (
     render_fact_line,
     render_record_result,
 )
+from mcp_server.facts import schema as facts_schema
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
 
@@ -463,9 +464,9 @@ def test_compaction_keeps_every_row(tmp_path):
 
 def test_a_table_from_a_newer_ctxfold_is_refused(tmp_path, monkeypatch):
     FactStore(tmp_path / "s").record("kappa", "observation")
-    monkeypatch.setattr(facts_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(facts_schema, "SCHEMA_VERSION", 2)
     FactStore(tmp_path / "s2")  # creates a table stamped with schema 2
-    monkeypatch.setattr(facts_module, "SCHEMA_VERSION", 1)
+    monkeypatch.setattr(facts_schema, "SCHEMA_VERSION", 1)
     with pytest.raises(FactStorageError, match="newer than"):
         FactStore(tmp_path / "s2")
 
@@ -475,7 +476,7 @@ def test_an_older_schema_is_migrated_by_rewriting_every_row(tmp_path, monkeypatc
     first = old.record("lambda", "observation")
     old.record("lambda two", "observation", supersedes=first.id)
     before = export_text(old)
-    monkeypatch.setattr(facts_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(facts_schema, "SCHEMA_VERSION", 2)
     monkeypatch.setitem(facts_module.MIGRATIONS, 1, lambda row: dict(row))
     new = FactStore(tmp_path / "s")
     assert export_text(new).replace('"schema_version": 2', '"schema_version": 1') == before

@@ -12,7 +12,9 @@ import pytest
 from gitrepo import git
 
 from indexers.build import Indexer
+from indexers.errors import CtxfoldError
 from indexers.paths import store_dir_for
+from indexers.tokens import get_encoding
 from mcp_server.facts import FactStore
 
 
@@ -196,3 +198,8 @@ def test_a_second_writer_waits_then_stops_with_a_clear_message(pyshop):
     finally:
         holder.communicate("\n", timeout=10)
     assert Indexer(pyshop, store_dir_for(pyshop)).update(lock_timeout=5).files > 0
+
+
+def test_an_unknown_encoding_is_an_error_of_the_family_naming_the_known_ones():
+    with pytest.raises(CtxfoldError, match="unknown encoding 'cl50k': use one of"):
+        get_encoding("cl50k")

@@ -34,8 +34,9 @@ def test_tools_are_listed_with_short_descriptions_and_read_only_hints(pyshop):
     assert TOOLS <= set(tools)
     for name in TOOLS:
         assert len(tools[name].description) < 2048
-    for name in ("recall", "fold_file", "search_symbols"):
+    for name in ("fold_file", "search_symbols"):
         assert tools[name].annotations.read_only_hint is True
+    assert tools["recall"].annotations.read_only_hint is False  # it stamps the facts it serves
     assert tools["record_fact"].annotations.read_only_hint is False
     assert tools["recall"].input_schema["required"] == ["task"]
 
@@ -59,7 +60,17 @@ def test_errors_reach_the_model_with_a_next_step(pyshop):
     result = call(server, "fold_file", {"path": "../secrets.py"})
     assert result.is_error and "path outside the repository" in text_of(result)
     result = call(server, "search_symbols", {"query": "x", "kind": "widget"})
-    assert result.is_error and "use one of function" in text_of(result)
+    assert result.is_error and "'widget'" in text_of(result) and "'function'" in text_of(result)
+
+
+def test_the_schemas_refuse_values_outside_their_enums(pyshop):
+    server = build_server(pyshop)
+    for name, args, allowed in [
+        ("recall", {"task": "reserve stock", "format": "xml"}, "'markdown' or 'json'"),
+        ("record_fact", {"fact": "reserve is slow", "type": "rumour"}, "'coupling'"),
+    ]:
+        result = call(server, name, args)
+        assert result.is_error and allowed in text_of(result)
 
 
 def test_a_fact_recorded_is_served_by_recall(pyshop):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 from mcp_server.cli import main
-from mcp_server.facts_bridge import fact_store
+from mcp_server.facts.code import fact_store
 from mcp_server.recall import recall
 from mcp_server.status import status
 from mcp_server.workspace import Workspace
