@@ -150,6 +150,9 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
     from .facts_bridge import register_fact_tools
 
     register_fact_tools(mcp, workspace, _run)
+    from .history.tools import register_history_tools
+
+    register_history_tools(mcp, workspace)
     return mcp
 
 

@@ -1,0 +1,71 @@
+"""PostToolUse: trim a long output, keep it in full, record it; point to repeats."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .outputs import OutputStore
+from .secrets import clean
+from .settings import SETTINGS, HistorySettings
+from .transcript import result_text
+from .trim import over_limit, sha256_text, trim
+
+# Tools whose output Claude Code already bounds, or that the model asked for whole.
+NOT_TRIMMED = frozenset({"Read", "Edit", "Write", "MultiEdit", "NotebookEdit", "TodoWrite", "ExitPlanMode"})
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def read_hint(sha: str) -> str:
+    return f"read any part: `ctxfold output show {sha[:12]} --lines A-B` or `ctxfold output grep {sha[:12]} REGEX` (MCP tool read_output)"
+
+
+def post_tool_use(payload: dict, store_dir: Path, settings: HistorySettings = SETTINGS) -> dict | None:
+    tool = str(payload.get("tool_name") or "")
+    if tool in NOT_TRIMMED:
+        return None
+    text, status = result_text(payload.get("tool_response"))
+    if not text:
+        return None
+    lines = text.count("\n") + 1
+    long = over_limit(text, settings)
+    if not long and lines < settings.repeat_min_lines:
+        return None
+    store = OutputStore(store_dir)
+    kept = clean(text)
+    sha = sha256_text(kept)
+    session = str(payload.get("session_id") or "")
+    tool_input = payload.get("tool_input") if isinstance(payload.get("tool_input"), dict) else {}
+    command = clean(str(tool_input.get("command") or tool_input.get("file_path") or ""))[:2000]
+    earlier = store.seen_in_session(session, sha) if session else None
+    record = {
+        "ts": _now(), "session": session, "tool": tool, "tool_use_id": payload.get("tool_use_id"),
+        "command": command, "exit_status": status, "stdout_sha256": sha,
+        "lines": lines, "bytes": len(text.encode("utf-8", "surrogatepass")),
+    }
+    if earlier is not None:
+        store.add_record(record | {"kept_head_lines": 0, "kept_tail_lines": 0, "truncated": True,
+                                   "truncated_lines_count": lines, "repeat_of": sha})
+        shown = (f"[ctxfold: the same output as the {earlier.get('tool')} call at {earlier.get('ts')} "
+                 f"({lines:,} lines, sha256 {sha[:12]}), not repeated; {read_hint(sha)}]")
+        return _replace(shown)
+    store.keep(kept, sha)
+    if not long:
+        store.add_record(record | {"kept_head_lines": lines, "kept_tail_lines": 0, "truncated": False,
+                                   "truncated_lines_count": 0})
+        return None
+    result = trim(text, sha, read_hint(sha), settings)
+    store.add_record(record | {
+        "kept_head_lines": result.kept_head_lines, "kept_tail_lines": result.kept_tail_lines,
+        "kept_error_lines": result.kept_error_lines, "truncated": True,
+        "truncated_lines_count": result.truncated_lines_count, "cut": [result.cut_from, result.cut_to],
+    })
+    return _replace(result.text)
+
+
+def _replace(text: str) -> dict:
+    return {"hookSpecificOutput": {"hookEventName": "PostToolUse",
+                                   "updatedToolOutput": [{"type": "text", "text": text}]}}
