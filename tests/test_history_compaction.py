@@ -125,3 +125,18 @@ def test_a_tier_that_does_not_fit_says_what_it_left_out(project):
     assert (project / ".ctxfold" / "history" / "facts_snapshot.json").exists()
     again = hook("SessionStart", base("SessionStart", project) | {"source": "startup"})
     assert again == out  # the snapshot answers as the fact table did
+
+
+@pytest.mark.parametrize("encoding", ["cl100k_base", "o200k_base"])
+def test_a_block_counts_as_the_sum_of_its_lines(encoding):
+    import random
+
+    from mcp_server.history.restore import norm
+
+    rng = random.Random(5)
+    alphabet = list("abcXYZ019 .,:;!?-_()[]{}'\"`/\\=+*#@$%&|<>~^") + ["é", "ß", "→", "—", "日本", "🙂", "  ", "'s", "'ll"]
+    for _ in range(200):
+        lines = [norm(rng.choice(["- ", "## ", "# ", "("]) + "".join(rng.choices(alphabet, k=rng.randint(1, 60))))
+                 for _ in range(rng.randint(1, 12))]
+        text = "\n".join(lines) + "\n"
+        assert count_tokens(text, encoding) == sum(count_tokens(line + "\n", encoding) for line in lines), lines

@@ -358,6 +358,17 @@ def distill(transcript_path: str | Path | None, store_dir: Path, project: Path, 
     session = session or t.session
     derived = derive(t, project, OutputStore(store_dir), session, settings)
     state = read_state(store_dir, session)
+    known = state.get("facts") or {}
+    wanted = {d.key for d in derived}
+    quiet = (all(known.get(d.key, {}).get("digest") == d.digest for d in derived)
+             and not any(k.startswith("todo:") and k not in wanted for k in known)
+             and snapshot_path(store_dir).exists())
+    if quiet and store is None:  # nothing new since the last compaction: leave the fact table shut
+        report = DistillReport(session, derived=len(derived), unchanged=len(derived))
+        state["compactions"] = int(state.get("compactions", 0)) + 1
+        state["last_report"] = asdict(report)
+        write_json(session_state_path(store_dir, session), state)
+        return report
     store = store or open_fact_store(store_dir, project)
     report = record_derived(store, derived, state, session)
     state["session"] = session
@@ -371,8 +382,14 @@ def distill(transcript_path: str | Path | None, store_dir: Path, project: Path, 
 
 
 def pre_compact(payload: dict, store_dir: Path, project: Path) -> dict | None:
-    """The PreCompact hook: distill, say nothing (compaction goes on as Claude Code planned)."""
-    distill(payload.get("transcript_path"), store_dir, project, str(payload.get("session_id") or ""))
+    """The PreCompact hook: distill, say nothing (compaction goes on as Claude Code planned).
+    Then build the block SessionStart will show after the compaction, so that its lines
+    are counted now, while the tokenizer is loaded anyway, and not then."""
+    session = str(payload.get("session_id") or "")
+    distill(payload.get("transcript_path"), store_dir, project, session)
+    from .restore import build_block
+
+    build_block(store_dir, project, session, payload.get("transcript_path"), "compact")
     return None
 
 

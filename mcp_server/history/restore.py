@@ -28,14 +28,96 @@ from .distill import file_hash, read_state, snapshot_path
 from .settings import SETTINGS, HistorySettings
 from .transcript import EDIT_TOOLS, Transcript, read_transcript, relative_to
 
+TOKEN_CACHE = "token_counts.json"
+TOKEN_CACHE_MAX = 20000  # lines; past this the cache starts afresh
+UNCOUNTED_BYTES = 300  # more bytes than this of lines never counted: load the tokenizer
+
 SHARES = (0.30, 0.50, 0.75, 1.0)  # cumulative share of the budget tiers L0..L3 may reach
 TITLES = ("L0 pinned rules", "L1 working set", "L2 last steps", "L3 facts for the working set")
+
+
+def norm(line: str) -> str:
+    """One block line: no line breaks, no leading or trailing blanks, and a first
+    character of its own (every block line starts with ``#``, ``-`` or ``(``; o200k would
+    join a line starting with ``/`` to the break before it). That makes the token count
+    of the block the sum of its lines' counts; see LineCounter."""
+    line = " ".join(line.split())
+    return line if line.startswith(("#", "- ", "(")) else "- " + line
+
+
+class LineCounter:
+    """Exact token counts of block lines, remembered in the store, so that a SessionStart
+    whose lines were all counted before never loads the tokenizer (about 0.4 s of CPU).
+
+    The block is lines joined by newlines with a final newline, each as ``norm`` makes it; tiktoken's pre-tokenizer (cl100k and o200k) then never joins
+    text across a line break, so the block's count is the sum of ``count(line + "\n")``
+    (tests check it). A few short lines never seen before are bounded by their byte
+    length instead (a token is at least one byte), so the budget holds either way; past
+    ``UNCOUNTED_BYTES`` of them, the tokenizer is loaded and counts them exactly."""
+
+    def __init__(self, store_dir: Path, encoding: str | None = None):
+        import hashlib
+        import os
+
+        self._hash = hashlib.blake2b
+        self.encoding = encoding or os.environ.get("CTXFOLD_ENCODING") or "cl100k_base"
+        self.path = Path(store_dir) / "history" / TOKEN_CACHE
+        self.counts: dict[str, int] = {}
+        try:
+            data = json.loads(self.path.read_text())
+            if data.get("encoding") == self.encoding:
+                self.counts = data.get("counts") or {}
+        except (OSError, ValueError, AttributeError):
+            pass
+        self.new: dict[str, int] = {}
+        self.exact = True
+        self.loaded = False
+
+    def _key(self, line: str) -> str:
+        return self._hash(line.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
+
+    def known(self, line: str) -> int | None:
+        key = self._key(line)
+        return self.counts.get(key, self.new.get(key))
+
+    def count_exact(self, lines: list[str]) -> None:
+        from indexers.tokens import count_many
+
+        self.loaded = True
+        for line, n in zip(lines, count_many([line + "\n" for line in lines], self.encoding)):
+            self.new[self._key(line)] = n
+
+    def cost(self, line: str) -> int:
+        n = self.known(line)
+        if n is None:
+            self.exact = False
+            return len((line + "\n").encode("utf-8", "surrogatepass"))
+        return n
+
+    def prepare(self, lines: list[str]) -> None:
+        """Count exactly the lines never seen, if there are more than a few bytes of them."""
+        unseen = [line for line in dict.fromkeys(lines) if self.known(line) is None]
+        if sum(len(line) for line in unseen) > UNCOUNTED_BYTES:
+            self.count_exact(unseen)
+
+    def save(self) -> None:
+        if not self.new:
+            return
+        counts = {} if len(self.counts) + len(self.new) > TOKEN_CACHE_MAX else dict(self.counts)
+        counts.update(self.new)
+        try:
+            from .distill import write_json
+
+            write_json(self.path, {"encoding": self.encoding, "counts": counts})
+        except OSError:
+            pass  # a read-only store: counted again next time
 
 
 @dataclass
 class Block:
     text: str
-    tokens: int
+    tokens: int  # exact, or an upper bound when ``exact`` is False
+    exact: bool = True
     left_out: dict[str, int] = field(default_factory=dict)  # tier → items left out
 
 
@@ -155,9 +237,8 @@ def _ts_key(ts: str) -> float:
 
 
 def build_block(store_dir: Path, project: Path, session: str = "", transcript_path: str | None = None,
-                source: str = "startup", settings: HistorySettings = SETTINGS, budget: int | None = None) -> Block:
-    from indexers.tokens import count_tokens
-
+                source: str = "startup", settings: HistorySettings = SETTINGS, budget: int | None = None,
+                encoding: str | None = None) -> Block:
     budget = budget or settings.restore_budget
     project = Path(project)
     facts = load_facts(store_dir, project)
@@ -199,20 +280,24 @@ def build_block(store_dir: Path, project: Path, session: str = "", transcript_pa
     more_facts = max(0, len(rest) - settings.restore_facts)
 
     header = f"# ctxfold: what this session knows ({source}; {budget} tokens at most; `ctxfold facts list` for all facts)"
+    tiers = [[norm(line) for line in lines] for lines in tiers]
+    titles = [f"## {title}" for title in TITLES]
+    counter = LineCounter(store_dir, encoding)
+    notes = {i: f"(left out: 999 {what} over this tier's share of the budget; {hint})" for i, (what, hint) in enumerate(_LEFT_OUT)}
+    counter.prepare([header, *titles, *(line for lines in tiers for line in lines), *notes.values()])
     out = [header]
-    used = count_tokens(header + "\n")
+    used = counter.cost(header)
     chars = len(header) + 1
     left_out: dict[str, int] = {}
     for i, (title, lines) in enumerate(zip(TITLES, tiers)):
         reserve = 25 * (len(TITLES) - i - 1)  # the later tiers' titles and notes
         cap = min(int(SHARES[i] * budget), budget - reserve)
-        head = f"## {title}"
-        out.append(head)
-        used += count_tokens(head + "\n")
-        chars += len(head) + 1
+        out.append(titles[i])
+        used += counter.cost(titles[i])
+        chars += len(titles[i]) + 1
         taken = 0
         for line in lines:
-            cost = count_tokens(line + "\n")
+            cost = counter.cost(line)
             if used + cost > cap - 20 or chars + len(line) + 1 > settings.restore_max_chars - 200 * (len(TITLES) - i):
                 break
             out.append(line)
@@ -222,19 +307,21 @@ def build_block(store_dir: Path, project: Path, session: str = "", transcript_pa
         missing = len(lines) - taken + (more_facts if i == 3 else 0)
         if missing:
             left_out[title] = missing
-            what = {0: "pinned facts", 1: "working-set lines", 2: "earlier steps", 3: "facts"}[i]
-            hint = {0: "`ctxfold facts list`", 1: "`git status`", 2: "`ctxfold output list`", 3: "`ctxfold facts list` or recall"}[i]
+            what, hint = _LEFT_OUT[i]
             note = f"(left out: {missing} {what} over this tier's share of the budget; {hint})"
             out.append(note)
-            used += count_tokens(note + "\n")
+            used += counter.cost(note)
             chars += len(note) + 1
-    text = "\n".join(out)
-    tokens = count_tokens(text)
-    while (tokens > budget or len(text) > settings.restore_max_chars) and len(out) > 2:
-        out.pop(-2 if out[-1].startswith("(left out") else -1)
-        text = "\n".join(out)
-        tokens = count_tokens(text)
-    return Block(text, tokens, left_out)
+    while (used > budget or chars > settings.restore_max_chars) and len(out) > 2:
+        dropped = out.pop(-2 if out[-1].startswith("(left out") else -1)
+        used -= counter.cost(dropped)
+        chars -= len(dropped) + 1
+    counter.save()
+    return Block("\n".join(out) + "\n", used, counter.exact, left_out)
+
+
+_LEFT_OUT = (("pinned facts", "`ctxfold facts list`"), ("working-set lines", "`git status`"),
+             ("earlier steps", "`ctxfold output list`"), ("facts", "`ctxfold facts list` or recall"))
 
 
 def session_start(payload: dict, store_dir: Path, project: Path) -> dict | None:
