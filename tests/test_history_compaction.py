@@ -140,3 +140,43 @@ def test_a_block_counts_as_the_sum_of_its_lines(encoding):
                  for _ in range(rng.randint(1, 12))]
         text = "\n".join(lines) + "\n"
         assert count_tokens(text, encoding) == sum(count_tokens(line + "\n", encoding) for line in lines), lines
+
+
+def test_a_provider_rolling_summary_adds_validated_fact_tuples(project, monkeypatch):
+    import json
+
+    from llm_server import FakeLLMServer, answer
+
+    good = {"facts": [
+        {"type": "decision", "fact": "use Decimal for money in shop/cart.py", "confidence": 0.8, "about": ["shop/cart.py"],
+         "evidence": "step 2", "mitigation": None},
+        {"type": "poem", "fact": "roses are red", "confidence": 0.5},
+        {"type": "failure", "fact": "the cart total test failed on rounding", "confidence": 7},
+    ]}
+    t = session(project).write()
+    with FakeLLMServer(answer("Here you go:\n```json\n" + json.dumps(good) + "\n```")) as server:
+        monkeypatch.setenv("CTXFOLD_HISTORY_PROVIDER", "anthropic")
+        monkeypatch.setenv("CTXFOLD_HISTORY_BASE_URL", server.url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+        hook("PreCompact", base("PreCompact", project, transcript=t) | {"trigger": "auto"})
+        (request,) = server.requests
+    assert "step 1 Bash pytest -x tests/test_cart.py → failed: FAILED tests/test_cart.py::test_total" in request.prompt
+    assert "hunter2" not in json.dumps(request.body)
+    facts = FactStore(project / ".ctxfold").list()
+    decision = next(f for f in facts if f.fact == "use Decimal for money in shop/cart.py")
+    assert decision.type == "decision" and decision.confidence == 0.8 and decision.about[0].path == "shop/cart.py"
+    assert not any("roses" in f.fact or "rounding" == f.fact for f in facts)
+    assert any(f.type == "failure" and f.fact.startswith("`pytest -x") for f in facts)  # the heuristics stand
+
+
+def test_a_failing_provider_leaves_the_heuristic_facts(project, monkeypatch):
+    from llm_server import FakeLLMServer, error
+
+    t = session(project).write()
+    with FakeLLMServer(default=error(400, "bad request")) as server:
+        monkeypatch.setenv("CTXFOLD_HISTORY_PROVIDER", "anthropic")
+        monkeypatch.setenv("CTXFOLD_HISTORY_BASE_URL", server.url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+        hook("PreCompact", base("PreCompact", project, transcript=t) | {"trigger": "auto"})
+    facts = FactStore(project / ".ctxfold").list()
+    assert {f.type for f in facts} >= {"failure", "invariant"}

@@ -311,9 +311,10 @@ def record_derived(store, derived: list[Derived], state: dict, session: str) -> 
             continue
         known[d.key] = {"id": result.id, "digest": d.digest}
     wanted = {d.key for d in derived}
-    for key in [k for k in known if k.startswith("todo:") and k not in wanted]:
+    for key in [k for k in known if k.startswith(("todo:", "model:")) and k not in wanted]:
+        why = "no longer open in the todo list" if key.startswith("todo:") else "dropped by the rolling summary"
         try:
-            store.forget(known[key]["id"], f"no longer open in the todo list of session {session}")
+            store.forget(known[key]["id"], f"{why} of session {session}")
             report.archived += 1
         except FactError:
             pass
@@ -352,16 +353,31 @@ def open_fact_store(store_dir: Path, project: Path):
 
 
 def distill(transcript_path: str | Path | None, store_dir: Path, project: Path, session: str = "",
-            settings: HistorySettings = SETTINGS, store=None) -> DistillReport:
-    """Distill one transcript into the fact memory of ``store_dir`` and refresh the snapshot."""
+            settings: HistorySettings = SETTINGS, store=None, provider=None) -> DistillReport:
+    """Distill one transcript into the fact memory of ``store_dir`` and refresh the snapshot.
+    With a ``provider`` (or one configured by ``CTXFOLD_HISTORY_PROVIDER``), a rolling
+    summary adds its fact tuples to the heuristic ones."""
     t = read_transcript(transcript_path)
     session = session or t.session
     derived = derive(t, project, OutputStore(store_dir), session, settings)
     state = read_state(store_dir, session)
+    provider = provider if provider is not None else _provider_from_env()
+    if provider is not None:
+        from .summarize import summarize
+
+        previous = state.get("model_facts") or []
+        more, summary = summarize(t, project, provider, previous, session)
+        state["last_summary"] = asdict(summary)
+        if summary.error:  # keep what the model said last time; the heuristics stand
+            more = [Derived(p["key"], p["type"], p["fact"], p["confidence"], p.get("evidence"), p.get("mitigation"),
+                            p.get("about") or []) for p in previous]
+        else:
+            state["model_facts"] = [asdict(d) for d in more]
+        derived += more
     known = state.get("facts") or {}
     wanted = {d.key for d in derived}
     quiet = (all(known.get(d.key, {}).get("digest") == d.digest for d in derived)
-             and not any(k.startswith("todo:") and k not in wanted for k in known)
+             and not any(k.startswith(("todo:", "model:")) and k not in wanted for k in known)
              and snapshot_path(store_dir).exists())
     if quiet and store is None:  # nothing new since the last compaction: leave the fact table shut
         report = DistillReport(session, derived=len(derived), unchanged=len(derived))
@@ -379,6 +395,16 @@ def distill(transcript_path: str | Path | None, store_dir: Path, project: Path, 
     write_json(session_state_path(store_dir, session), state)
     write_snapshot(store, store_dir)
     return report
+
+
+def _provider_from_env():
+    import os
+
+    if not os.environ.get("CTXFOLD_HISTORY_PROVIDER"):
+        return None
+    from .summarize import provider_from_env
+
+    return provider_from_env()
 
 
 def pre_compact(payload: dict, store_dir: Path, project: Path) -> dict | None:
