@@ -155,3 +155,18 @@ def test_the_trimming_hook_imports_no_heavy_module(project):
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30,
                           env={"CLAUDE_PROJECT_DIR": str(project), "PATH": "/usr/bin:/bin"})
     assert proc.stdout.strip() == "[]", proc.stderr
+
+
+def test_an_output_claude_code_kept_in_a_file_is_read_whole_from_it(project, tmp_path):
+    whole = numbered(15000, {7000: "ERROR: disk quota exceeded"})
+    persisted = tmp_path / "tool-results" / "b8flk7sg1.txt"
+    persisted.parent.mkdir()
+    persisted.write_text(whole)
+    event = bash_event(project, "make all", whole[:30000])
+    event["tool_response"] |= {"persistedOutputPath": str(persisted), "persistedOutputSize": len(whole)}
+    out = hook("PostToolUse", event)["hookSpecificOutput"]
+    assert "[ctxfold: cut 14,929 of 15,000 lines" in out["additionalContext"]
+    assert "  L7000: ERROR: disk quota exceeded" in out["additionalContext"]
+    assert "step 1 ok" not in out["additionalContext"]  # the model sees the head already
+    (record,) = OutputStore(project / ".ctxfold").records()
+    assert record["stdout_sha256"] == sha256_text(whole) and record["lines"] == 15000

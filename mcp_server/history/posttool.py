@@ -27,7 +27,9 @@ def post_tool_use(payload: dict, store_dir: Path, settings: HistorySettings = SE
     tool = str(payload.get("tool_name") or "")
     if tool in NOT_TRIMMED:
         return None
-    text, status = result_text(payload.get("tool_response"))
+    response = payload.get("tool_response")
+    text, status = result_text(response)
+    text = _persisted(response) or text
     if not text:
         return None
     lines = text.count("\n") + 1
@@ -51,7 +53,7 @@ def post_tool_use(payload: dict, store_dir: Path, settings: HistorySettings = SE
                                    "truncated_lines_count": lines, "repeat_of": sha})
         shown = (f"[ctxfold: the same output as the {earlier.get('tool')} call at {earlier.get('ts')} "
                  f"({lines:,} lines, sha256 {sha[:12]}), not repeated; {read_hint(sha)}]")
-        return _replace(shown)
+        return _replace(shown, tool)
     store.keep(kept, sha)
     if not long:
         store.add_record(record | {"kept_head_lines": lines, "kept_tail_lines": 0, "truncated": False,
@@ -63,9 +65,29 @@ def post_tool_use(payload: dict, store_dir: Path, settings: HistorySettings = SE
         "kept_error_lines": result.kept_error_lines, "truncated": True,
         "truncated_lines_count": result.truncated_lines_count, "cut": [result.cut_from, result.cut_to],
     })
-    return _replace(result.text)
+    return _replace(result.text, tool, result.note)
 
 
-def _replace(text: str) -> dict:
-    return {"hookSpecificOutput": {"hookEventName": "PostToolUse",
-                                   "updatedToolOutput": [{"type": "text", "text": text}]}}
+def _persisted(response, limit: int = 64 * 1024 * 1024) -> str | None:
+    """The whole output when Claude Code kept it in a file: past 30,000 characters the
+    hook's ``stdout`` is cut there, and ``persistedOutputPath`` names the whole."""
+    path = response.get("persistedOutputPath") if isinstance(response, dict) else None
+    if not isinstance(path, str) or not path:
+        return None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read(limit)
+    except OSError:
+        return None
+
+
+def _replace(text: str, tool: str, note: str | None = None) -> dict:
+    """The hook output: the trimmed text replaces the tool's output. Claude Code (2.1.x)
+    applies that replacement to MCP tools only; the model still sees a built-in tool's
+    own output (Bash: whole up to 30,000 characters, past that a file and a 2 KB
+    preview), so for those the marker and the error lines also go in as additional
+    context: the model learns what the middle held and where the whole output is kept."""
+    out = {"hookEventName": "PostToolUse", "updatedToolOutput": [{"type": "text", "text": text}]}
+    if not tool.startswith("mcp__"):
+        out["additionalContext"] = note or text
+    return {"hookSpecificOutput": out}

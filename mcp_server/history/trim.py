@@ -39,6 +39,7 @@ class Trimmed:
     truncated_lines_count: int  # lines of the middle not shown (error lines are shown)
     cut_from: int  # first line of the cut middle
     cut_to: int  # last line of the cut middle
+    note: str = ""  # the marker and the error lines alone
 
 
 def sha256_text(text: str) -> str:
@@ -110,6 +111,7 @@ def trim(text: str, sha256: str, hint: str, settings: HistorySettings = SETTINGS
         if more_errors:
             out.append(f"  (+{more_errors} more error lines)")
         out.append("[ctxfold: end of error lines; the last lines follow]")
+    note = "\n".join(line for line in out[head:] if not line.startswith("[ctxfold: end of error lines"))
     out += [_cap(line, limit) for line in lines[n - tail:]]
     return Trimmed(
         text="\n".join(out),
@@ -122,4 +124,5 @@ def trim(text: str, sha256: str, hint: str, settings: HistorySettings = SETTINGS
         truncated_lines_count=cut,
         cut_from=head + 1,
         cut_to=n - tail,
+        note=note,
     )
