@@ -32,7 +32,7 @@ def post_tool_use(payload: dict, store_dir: Path, settings: HistorySettings = SE
     text = _persisted(response) or text
     if not text:
         return None
-    lines = text.count("\n") + 1
+    lines = text.count("\n") + (not text.endswith("\n"))
     long = over_limit(text, settings)
     if not long and lines < settings.repeat_min_lines:
         return None
