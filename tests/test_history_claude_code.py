@@ -54,3 +54,24 @@ def test_a_15000_line_bash_output_reaches_the_model_with_the_marker_and_its_erro
     assert record["lines"] == 15000 and record["stdout_sha256"][:12] in seen
     kept = OutputStore(project / ".ctxfold").show(record["stdout_sha256"][:8], "7000")
     assert kept.lines == [(7000, MIDDLE_ERROR)]
+
+
+def test_a_failure_before_compact_comes_back_in_the_next_request(project, tmp_path):
+    failing = 'echo "FAILED tests/test_cart.py::test_total - AssertionError: assert 27 == 30"; exit 1'
+    with AnthropicStandIn([failing, "echo one", "echo two"]) as server:
+        home = tmp_path / "home"
+        sid = claude(project, home, server, "Never skip the tests. Run the scripted commands.")["session_id"]
+        claude(project, home, server, "/compact", "--resume", sid)  # PreCompact distills the transcript
+        server.commands = []
+        before = len(server.requests)
+        claude(project, home, server, "what now?", "--resume", sid)
+    # Claude Code may find a session this short not worth compacting; the hooks run either way
+    # and the next session start restores the block.
+    nxt = next(r["body"] for r in server.requests[before:] if r["body"].get("tools"))
+    seen = json.dumps(nxt["messages"])
+    block = seen[seen.rindex("# ctxfold: what this session knows"):]  # the latest session start
+    for tier in ("## L0", "## L1", "## L2", "## L3"):
+        assert tier in block
+    l0, rest = block.split("## L1", 1)
+    assert "the user said: Never skip the tests." in l0
+    assert "failed: FAILED tests/test_cart.py::test_total - AssertionError: assert 27 == 30" in rest.split("## L3")[1]
