@@ -210,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .enrich_cli import add_enrich_cli
 
     add_enrich_cli(sub, common)
+    from .history.cli import add_history_cli
+
+    add_history_cli(sub, common)
     return parser
 
 
@@ -222,6 +225,11 @@ def facts_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .history.cli import dispatch_early
+
+    early = dispatch_early(sys.argv[1:] if argv is None else argv)
+    if early is not None:
+        return early
     import logging
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="ctxfold: %(message)s")

@@ -200,6 +200,9 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
         ws = workspace(ctx)
         return await _run(ctx, ws, call)
 
+    from .history.tools import register_history_tools
+
+    register_history_tools(mcp, workspace)
     return mcp
 
 
