@@ -19,8 +19,9 @@ from typing import Callable
 
 from .parse import parse_source
 from .resolve import ResolveIndex, resolve_file
-from .scan import DEFAULT_MAX_BYTES, ScannedFile, ScanResult, decode_source, scan
+from .scan import DEFAULT_MAX_BYTES, ScannedFile, ScanResult, decode_source, read_regular, scan
 from .store import (
+    HELD_LOCK_FDS,
     CodeStore,
     StoreIncompatible,
     edge_from_row,
@@ -60,7 +61,7 @@ def _parse_one(args: tuple[str, str, str]) -> tuple[str, ParsedFile | None, str]
     """Read and parse one file; (path, parsed or None, skip reason)."""
     root, rel, language = args
     try:
-        data = Path(root, rel).read_bytes()
+        data = read_regular(Path(root, rel))
     except OSError as exc:
         return rel, None, f"unreadable ({exc.strerror})"
     text, reason = decode_source(data)
@@ -88,6 +89,27 @@ def _share_strings(pf: ParsedFile) -> None:
         s.kind, s.name = intern(s.kind), intern(s.name)
 
 
+def _worker_init(parent: int) -> None:
+    """A parse worker dies with the indexer that forked it, and does not hold its lock: an
+    orphan kept alive would keep ``index.lock`` too, and every later index run would wait
+    for it in vain."""
+    for fd in list(HELD_LOCK_FDS):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):  # not Linux: the pool's own checks remain
+        pass
+    if os.getppid() != parent:  # the parent died before the signal was asked for
+        os._exit(1)
+
+
 def _parse_many(root: Path, todo: list[tuple[str, str]], progress: Progress | None) -> list[tuple[str, ParsedFile | None, str]]:
     jobs = [(str(root), rel, lang) for rel, lang in todo]
     results = []
@@ -95,7 +117,8 @@ def _parse_many(root: Path, todo: list[tuple[str, str]], progress: Progress | No
         # fork, so that library callers need no __main__ guard. LanceDB warns that a forked
         # child could deadlock in its runtime; parse workers never touch LanceDB.
         warnings.filterwarnings("ignore", message="lancedb fork support is experimental")
-        with ProcessPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        with ProcessPoolExecutor(max_workers=min(4, os.cpu_count() or 1), initializer=_worker_init,
+                                 initargs=(os.getpid(),)) as pool:
             for i, res in enumerate(pool.map(_parse_one, jobs, chunksize=16), 1):
                 if res[1] is not None:
                     for r in res[1].refs:  # unpickled lists are over-allocated; copies are not
@@ -264,21 +287,27 @@ class Indexer:
         started = time.perf_counter()
         stats = UpdateStats()
         with self.store.write_lock(timeout=lock_timeout):
+            # A rebuild is built beside the index in force (in memory, then new table
+            # versions) and replaces it whole at the commit: killed before that, it
+            # leaves the old index as it was.
             if rebuild:
                 stats.rebuilt_reason = "rebuild requested"
-                self.store.drop_code_tables()
-                self.files, self.records, self.edges, self.generation = {}, {}, {}, 0
-                self._resolve_index = self._ref_names = self._edges_into = None
+                self._forget_loaded()
             elif self._manifest_mtime != self.store.manifest_mtime() and not self.load():
                 if self.load_note:
                     stats.rebuilt_reason = self.load_note
                     print(f"ctxfold: {self.load_note}", file=sys.stderr)
-                    self.store.drop_code_tables()
-            self._update_locked(stats, progress)
+                    self.store.drop_incompatible_tables()
+                    self._forget_loaded()
+            self._update_locked(stats, progress, replace_all=bool(stats.rebuilt_reason))
         stats.seconds = time.perf_counter() - started
         return stats
 
-    def _update_locked(self, stats: UpdateStats, progress: Progress | None) -> None:
+    def _forget_loaded(self) -> None:
+        self.files, self.records, self.edges, self.generation = {}, {}, {}, 0
+        self._resolve_index = self._ref_names = self._edges_into = None
+
+    def _update_locked(self, stats: UpdateStats, progress: Progress | None, replace_all: bool = False) -> None:
         if progress:
             progress("scan", 0, 0)
         result: ScanResult = self._quick_scan() or scan(self.repo, self.max_bytes)
@@ -294,7 +323,7 @@ class Indexer:
                 try:
                     from .parse import content_hash
 
-                    if content_hash(Path(self.repo, f.path).read_bytes()) == rec.hash:
+                    if content_hash(read_regular(Path(self.repo, f.path))) == rec.hash:
                         rec.mtime_ns = f.mtime_ns
                         touched_meta.append(f.path)
                         continue
@@ -400,6 +429,7 @@ class Indexer:
                 "edges": ("src_path", edge_keys, edge_rows),
             },
             compact=(self.generation + 1) % COMPACT_EVERY == 0,
+            replace_all=replace_all,
         )
         self.skipped = skipped
         self.dirs = result.dirs

@@ -37,6 +37,10 @@ MANIFEST = "manifest.json"
 LOCK = "index.lock"
 # Rows per LanceDB append: bounded memory. File rows carry every reference as JSON.
 ADD_BATCH = {"files": 200, "symbols": 5_000, "edges": 10_000}
+# Descriptors of the write locks this process holds. A forked child shares the lock with
+# its parent as long as it keeps the descriptor: parse workers close these first
+# (build.py), so that a killed indexer's lock goes with it.
+HELD_LOCK_FDS: set[int] = set()
 
 
 class StoreError(CtxfoldError):
@@ -273,6 +277,7 @@ class CodeStore:
         """Hold the index write lock; StoreBusy if another process keeps it past ``timeout``."""
         make_store_dir(self.dir)
         fh = open(self.dir / LOCK, "a+")
+        HELD_LOCK_FDS.add(fh.fileno())
         deadline = time.monotonic() + timeout
         try:
             while True:
@@ -288,6 +293,7 @@ class CodeStore:
                     time.sleep(0.05)
             yield
         finally:
+            HELD_LOCK_FDS.discard(fh.fileno())
             fh.close()
 
     # tables
@@ -314,22 +320,33 @@ class CodeStore:
             rows[name] = _iter_rows(tbl.to_arrow().select(columns))
         return manifest, rows
 
-    def drop_code_tables(self) -> None:
+    def drop_incompatible_tables(self) -> None:
+        """Before a rebuild over an index of another schema: drop only the code tables
+        whose columns differ from this version's (the others are replaced whole by the
+        rebuild's commit). The manifest stays until that commit replaces it."""
         existing = set(self.db.list_tables().tables)
         for name in CODE_TABLES:
-            if name in existing:
+            if name not in existing:
+                continue
+            try:
+                same = self.db.open_table(name).schema.equals(SCHEMAS[name])
+            except Exception:  # unreadable: nothing in it is worth keeping
+                same = False
+            if not same:
                 self.db.drop_table(name)
-        try:
-            (self.dir / MANIFEST).unlink()
-        except FileNotFoundError:
-            pass
 
-    def commit(self, manifest_extra: dict, replace: dict[str, tuple[str, list[str], Iterable[dict]]], compact: bool = False) -> dict:
-        """Replace rows and commit. ``replace[table] = (key column, keys to delete, rows to add)``.
+    def commit(self, manifest_extra: dict, replace: dict[str, tuple[str, list[str], Iterable[dict]]], compact: bool = False,
+               replace_all: bool = False) -> dict:
+        """Replace rows and commit. ``replace[table] = (key column, keys to delete, rows to add)``;
+        ``replace_all``: every row of the code tables is deleted first (a rebuild), in new
+        table versions, so that the old index stays in force until the manifest names them.
 
         Call with the write lock held.
         """
-        old = self.manifest()
+        try:
+            old = self.manifest()
+        except StoreIncompatible:  # another schema's index, being rebuilt: replaced whole
+            old, replace_all = None, True
         versions = dict(old["versions"]) if old else {}
         for name in CODE_TABLES:
             tbl = self._table(name, None)
@@ -343,6 +360,9 @@ class CodeStore:
                 column, keys, rows = replace[name]
                 if committed is None and not tbl.count_rows():
                     keys = []  # a new, empty table (a first index): nothing to delete
+                elif replace_all:
+                    keys = []
+                    tbl.delete("true")
                 for start in range(0, len(keys), 500):
                     chunk = keys[start : start + 500]
                     quoted = ", ".join("'" + k.replace("'", "''") + "'" for k in chunk)
@@ -351,7 +371,7 @@ class CodeStore:
                 while batch := list(itertools.islice(rows, ADD_BATCH[name])):
                     tbl.add(_arrow_table(batch, SCHEMAS[name]))
                     added += len(batch)
-            if name == "symbols" and (compact or added > 2000 or not tbl.list_indices()) and tbl.count_rows():
+            if name == "symbols" and (compact or replace_all or added > 2000 or not tbl.list_indices()) and tbl.count_rows():
                 # The full-text index covers rows added later too (searched unindexed);
                 # rebuild it only after big changes.
                 from lancedb.index import FTS
