@@ -13,6 +13,7 @@ from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from indexers.parse import content_hash
+from indexers.scan import read_regular
 
 from .errors import CtxfoldError
 from .recall import FactLine
@@ -38,7 +39,7 @@ def resolve_anchor(ws: Workspace):
             full = ws.resolve_path(text)
             if full.is_file():
                 rel = ws.relpath(full)
-                return Anchor(text, "", rel, content_hash(full.read_bytes()))
+                return Anchor(text, "", rel, content_hash(read_regular(full, limit=ws.indexer.max_bytes)))
         except (CtxfoldError, OSError):
             pass
         leaf = text.replace("::", ".").rsplit(".", 1)[-1]
@@ -62,7 +63,7 @@ def current_hash(ws: Workspace):
             if pf is not None:
                 return pf.hash
             try:
-                return content_hash((ws.repo / anchor.path).read_bytes())
+                return content_hash(read_regular(ws.repo / anchor.path, limit=ws.indexer.max_bytes))
             except OSError:
                 return None
         return None
