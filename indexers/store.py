@@ -28,6 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from .errors import CtxfoldError
+from .lockfile import clear_holder, is_current, record_holder, take_over_if_stale
 from .paths import connect, make_store_dir, write_atomic
 from .types import Edge, FileRecord, Import, ParsedFile, Ref, Symbol
 
@@ -276,25 +277,39 @@ class CodeStore:
     def write_lock(self, timeout: float = 30.0):
         """Hold the index write lock; StoreBusy if another process keeps it past ``timeout``."""
         make_store_dir(self.dir)
-        fh = open(self.dir / LOCK, "a+")
-        HELD_LOCK_FDS.add(fh.fileno())
+        path = self.dir / LOCK
         deadline = time.monotonic() + timeout
+        fh, held = None, False
         try:
             while True:
+                if fh is None:
+                    fh = open(path, "a+")
+                    HELD_LOCK_FDS.add(fh.fileno())
                 try:
                     fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
+                    if is_current(fh, path):
+                        break
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
                         raise StoreBusy(
-                            f"another ctxfold process is indexing {self.dir.parent} (lock {self.dir / LOCK}); "
+                            f"another ctxfold process is indexing {self.dir.parent} (lock {path}); "
                             "wait for it to finish, or try again"
                         ) from None
-                    time.sleep(0.05)
+                    if not take_over_if_stale(path):  # held by no live indexer: a fresh lock file
+                        time.sleep(0.05)
+                        continue
+                HELD_LOCK_FDS.discard(fh.fileno())  # replaced: open the lock file now in place
+                fh.close()
+                fh = None
+            record_holder(fh)
+            held = True
             yield
         finally:
-            HELD_LOCK_FDS.discard(fh.fileno())
-            fh.close()
+            if fh is not None:
+                if held:
+                    clear_holder(fh)
+                HELD_LOCK_FDS.discard(fh.fileno())
+                fh.close()
 
     # tables
 

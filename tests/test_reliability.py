@@ -20,7 +20,7 @@ from mcp import Client
 import mcp_server.server as server_module
 from indexers.build import Indexer
 from indexers.paths import store_dir_for
-from indexers.store import CodeStore
+from indexers.store import CodeStore, StoreBusy
 from indexers.tokens import count_tokens
 from mcp_server.cli import main
 from mcp_server.recall import json_text, recall
@@ -54,7 +54,7 @@ def many_files(repo: Path, n: int = 80) -> None:
 
 _KILL_AT_COMMIT = """
 import os, signal, sys
-from indexers.store import CodeStore
+from indexers.store import CodeStore, StoreBusy
 def die(self, data):  # every table written, the manifest not yet: the worst moment
     os.kill(os.getpid(), signal.SIGKILL)
 CodeStore._write_manifest = die
@@ -328,3 +328,37 @@ def test_a_lone_surrogate_or_a_broken_line_gets_an_answer_over_stdio(pyshop):
     finally:
         proc.kill()
         proc.wait(10)
+
+
+_ORPHAN_KEEPS_THE_LOCK = """
+import os, signal, sys, time
+from indexers.store import CodeStore, StoreBusy
+with CodeStore(sys.argv[1]).write_lock():
+    child = os.fork()
+    if child == 0:  # a child that keeps the lock's descriptor, as an older ctxfold's workers did
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        time.sleep(60)
+        os._exit(0)
+    print(child, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_a_lock_held_only_by_a_dead_indexers_orphan_is_taken_over(tmp_path):
+    store = tmp_path / "store"
+    proc = subprocess.run([sys.executable, "-c", _ORPHAN_KEEPS_THE_LOCK, str(store)], cwd=ROOT, timeout=60,
+                          capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL
+    orphan = int(proc.stdout.split()[0])
+    started = time.monotonic()
+    try:
+        with CodeStore(store).write_lock(timeout=10):
+            assert time.monotonic() - started < 5
+            with pytest.raises(StoreBusy):  # and it is a real lock again: a second writer waits
+                with CodeStore(store).write_lock(timeout=0.3):
+                    pass
+    finally:
+        os.kill(orphan, signal.SIGKILL)
