@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Callable
 
 from .readmodel import ReadModel, ReadModelIncompatible, ReadModelMissing, remove_unused, write_read_model
-from .scan import DEFAULT_MAX_BYTES, ScannedFile, ScanResult, decode_source, read_source, scan, source_lines
-from .store import CodeStore, StoreIncompatible, edge_row, file_row, symbol_row
+from .scan import DEFAULT_MAX_BYTES, ScannedFile, ScanResult, decode_source, read_regular, read_source, scan, source_lines
+from .store import HELD_LOCK_FDS, CodeStore, StoreIncompatible, edge_row, file_row, symbol_row
 from .terms import symbol_terms
 from .types import Edge, FileRecord, ParsedFile, Skipped, Symbol
 
@@ -55,7 +55,7 @@ def _parse_one(args: tuple[str, str, str]) -> tuple[str, ParsedFile | None, str]
     """Read and parse one file; (path, parsed or None, skip reason)."""
     root, rel, language = args
     try:
-        data = Path(root, rel).read_bytes()
+        data = read_regular(Path(root, rel))
     except OSError as exc:
         return rel, None, f"unreadable ({exc.strerror})"
     text, reason = decode_source(data)
@@ -101,6 +101,27 @@ def _share_strings(pf: ParsedFile) -> None:
         s.kind, s.name = intern(s.kind), intern(s.name)
 
 
+def _worker_init(parent: int) -> None:
+    """A parse worker dies with the indexer that forked it, and does not hold its lock: an
+    orphan kept alive would keep ``index.lock`` too, and every later index run would wait
+    for it in vain."""
+    for fd in list(HELD_LOCK_FDS):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):  # not Linux: the pool's own checks remain
+        pass
+    if os.getppid() != parent:  # the parent died before the signal was asked for
+        os._exit(1)
+
+
 def _parse_many(root: Path, todo: list[tuple[str, str]], progress: Progress | None) -> list[tuple[str, ParsedFile | None, str]]:
     jobs = [(str(root), rel, lang) for rel, lang in todo]
     results = []
@@ -108,7 +129,8 @@ def _parse_many(root: Path, todo: list[tuple[str, str]], progress: Progress | No
         # fork, so that library callers need no __main__ guard. LanceDB warns that a forked
         # child could deadlock in its runtime; parse workers never touch LanceDB.
         warnings.filterwarnings("ignore", message="lancedb fork support is experimental")
-        with ProcessPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        with ProcessPoolExecutor(max_workers=min(4, os.cpu_count() or 1), initializer=_worker_init,
+                                 initargs=(os.getpid(),)) as pool:
             for i, res in enumerate(pool.map(_parse_one, jobs, chunksize=16), 1):
                 if res[1] is not None:
                     for r in res[1].refs:  # unpickled lists are over-allocated; copies are not
@@ -318,19 +340,19 @@ class Indexer:
         started = time.perf_counter()
         stats = UpdateStats()
         with self.store.write_lock(timeout=lock_timeout):
+            # A rebuild is built beside the index in force (in memory, then new table
+            # versions) and replaces it whole at the commit: killed before that, it
+            # leaves the old index as it was.
             if rebuild:
                 stats.rebuilt_reason = "rebuild requested"
-                self.store.drop_code_tables()
-                self.files, self.records, self.edges, self.generation = {}, {}, {}, 0
-                self.read_model, self._full = None, True
-                self._resolve_index = self._ref_names = self._edges_into = None
+                self._forget_loaded()
             elif self._manifest_mtime != self.store.manifest_mtime() and not self.load():
                 if self.load_note:
                     stats.rebuilt_reason = self.load_note
                     print(f"ctxfold: {self.load_note}", file=sys.stderr)
-                    self.store.drop_code_tables()
-                    self.read_model = None
-            if not rebuild and not self._limit_changed() and self.looks_fresh():
+                    self.store.drop_incompatible_tables()
+                    self._forget_loaded()
+            if not rebuild and not stats.rebuilt_reason and not self._limit_changed() and self.looks_fresh():
                 stats.files = len(self.files)
                 stats.symbols = sum(len(pf.symbols) for pf in self.files.values())
                 stats.edges = self.edge_count()
@@ -338,11 +360,16 @@ class Indexer:
                 stats.skipped = list(self.skipped)
             else:
                 self._load_full()
-                self._update_locked(stats, progress)
+                self._update_locked(stats, progress, replace_all=bool(stats.rebuilt_reason))
         stats.seconds = time.perf_counter() - started
         return stats
 
-    def _update_locked(self, stats: UpdateStats, progress: Progress | None) -> None:
+    def _forget_loaded(self) -> None:
+        self.files, self.records, self.edges, self.generation = {}, {}, {}, 0
+        self.read_model, self._full = None, True
+        self._resolve_index = self._ref_names = self._edges_into = None
+
+    def _update_locked(self, stats: UpdateStats, progress: Progress | None, replace_all: bool = False) -> None:
         if progress:
             progress("scan", 0, 0)
         result: ScanResult = self._quick_scan() or scan(self.repo, self.max_bytes)
@@ -358,7 +385,7 @@ class Indexer:
                 try:
                     from .parse import content_hash
 
-                    if content_hash(Path(self.repo, f.path).read_bytes()) == rec.hash:
+                    if content_hash(read_regular(Path(self.repo, f.path))) == rec.hash:
                         rec.mtime_ns = f.mtime_ns
                         touched_meta.append(f.path)
                         continue
@@ -469,6 +496,7 @@ class Indexer:
                 "edges": ("src_path", edge_keys, edge_rows),
             },
             compact=(self.generation + 1) % COMPACT_EVERY == 0,
+            replace_all=replace_all,
         )
         remove_unused(self.store.dir, keep=read_model)
         self.read_model = ReadModel(self.store.dir, read_model)

@@ -7,6 +7,7 @@ directory once, so a symlink loop ends the walk of that branch instead of loopin
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ def _load_spec(directory: Path):
     lines: list[str] = []
     for name in IGNORE_FILES:
         try:
-            lines += (directory / name).read_text(encoding="utf-8", errors="replace").splitlines()
+            lines += read_regular(directory / name, limit=DEFAULT_MAX_BYTES).decode("utf-8", "replace").splitlines()
         except OSError:
             continue
     if not lines:
@@ -92,6 +93,11 @@ def scan(root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> ScanResult:
             if entry.name in ALWAYS_IGNORED:
                 continue
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if not _utf8(entry.name):
+                # Undecodable bytes arrive as lone surrogates, which no store, JSON or
+                # terminal takes: skipped, and named with the bytes escaped.
+                result.skipped.append(Skipped(printable_path(rel), "file name is not valid UTF-8; rename it to index it"))
+                continue
             try:
                 is_link = entry.is_symlink()
                 if is_link:
@@ -129,6 +135,20 @@ def scan(root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> ScanResult:
     return result
 
 
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def printable_path(path: str) -> str:
+    """A path whose undecodable bytes (lone surrogates from os.fsdecode) are shown as
+    ``\\xe9`` escapes: something every store and terminal can take."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def decode_source(data: bytes) -> tuple[str | None, str]:
     """Source text of a file, or None with the reason it cannot be indexed."""
     if b"\x00" in data[:8192]:
@@ -152,4 +172,29 @@ def source_lines(text: str) -> list[str]:
 def read_source(path: Path) -> str:
     """A file's text as the parser sees it: newlines untouched (no universal newlines),
     undecodable bytes replaced."""
-    return path.read_bytes().decode("utf-8-sig", errors="replace")
+    return read_regular(path).decode("utf-8-sig", errors="replace")
+
+
+class NotRegularFile(OSError):
+    """A FIFO, socket or device where a source file was expected."""
+
+
+def read_regular(path: Path | str, limit: int | None = None) -> bytes:
+    """The bytes of a regular file, and only of one: a FIFO or a device in the tree would
+    block a plain read forever (or never end), so the file is opened without blocking and
+    checked before it is read. ``limit``: a file larger than that raises OSError (EFBIG)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(errno.EINVAL, "not a regular file", str(path))
+        if limit is not None and st.st_size > limit:
+            raise OSError(errno.EFBIG, f"file too large ({st.st_size:,} bytes > limit {limit:,})", str(path))
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            if limit is not None and sum(map(len, chunks)) > limit:  # grew while read
+                raise OSError(errno.EFBIG, f"file too large (over the limit of {limit:,} bytes)", str(path))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

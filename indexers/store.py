@@ -27,6 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import CtxfoldError
+from .lockfile import clear_holder, is_current, record_holder, take_over_if_stale
 from .paths import connect, make_store_dir, write_atomic
 from .types import Edge, ParsedFile, Symbol
 
@@ -36,6 +37,10 @@ MANIFEST = "manifest.json"
 LOCK = "index.lock"
 # Rows per LanceDB append: bounded memory. File rows carry every reference as JSON.
 ADD_BATCH = {"files": 200, "symbols": 5_000, "edges": 10_000}
+# Descriptors of the write locks this process holds. A forked child shares the lock with
+# its parent as long as it keeps the descriptor: parse workers close these first
+# (build.py), so that a killed indexer's lock goes with it.
+HELD_LOCK_FDS: set[int] = set()
 
 
 class StoreError(CtxfoldError):
@@ -233,23 +238,39 @@ class CodeStore:
     def write_lock(self, timeout: float = 30.0):
         """Hold the index write lock; StoreBusy if another process keeps it past ``timeout``."""
         make_store_dir(self.dir)
-        fh = open(self.dir / LOCK, "a+")
+        path = self.dir / LOCK
         deadline = time.monotonic() + timeout
+        fh, held = None, False
         try:
             while True:
+                if fh is None:
+                    fh = open(path, "a+")
+                    HELD_LOCK_FDS.add(fh.fileno())
                 try:
                     fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
+                    if is_current(fh, path):
+                        break
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
                         raise StoreBusy(
-                            f"another ctxfold process is indexing {self.dir.parent} (lock {self.dir / LOCK}); "
+                            f"another ctxfold process is indexing {self.dir.parent} (lock {path}); "
                             "wait for it to finish, or try again"
                         ) from None
-                    time.sleep(0.05)
+                    if not take_over_if_stale(path):  # held by no live indexer: a fresh lock file
+                        time.sleep(0.05)
+                        continue
+                HELD_LOCK_FDS.discard(fh.fileno())  # replaced: open the lock file now in place
+                fh.close()
+                fh = None
+            record_holder(fh)
+            held = True
             yield
         finally:
-            fh.close()
+            if fh is not None:
+                if held:
+                    clear_holder(fh)
+                HELD_LOCK_FDS.discard(fh.fileno())
+                fh.close()
 
     # tables
 
@@ -262,33 +283,46 @@ class CodeStore:
             tbl.checkout(version)
         return tbl
 
-    def drop_code_tables(self) -> None:
+    def drop_incompatible_tables(self) -> None:
+        """Before a rebuild over an index of another schema: drop only the code tables
+        whose columns differ from this version's (the others are replaced whole by the
+        rebuild's commit). The manifest stays until that commit replaces it."""
         existing = set(self.db.list_tables().tables)
         for name in CODE_TABLES:
-            if name in existing:
+            if name not in existing:
+                continue
+            try:
+                same = self.db.open_table(name).schema.equals(_schemas()[name])
+            except Exception:  # unreadable: nothing in it is worth keeping
+                same = False
+            if not same:
                 self.db.drop_table(name)
-        try:
-            (self.dir / MANIFEST).unlink()
-        except FileNotFoundError:
-            pass
 
-    def commit(self, manifest_extra: dict, replace: dict[str, tuple[str, list[str], Iterable[dict]]], compact: bool = False) -> dict:
-        """Replace rows and commit. ``replace[table] = (key column, keys to delete, rows to add)``.
+    def commit(self, manifest_extra: dict, replace: dict[str, tuple[str, list[str], Iterable[dict]]], compact: bool = False,
+               replace_all: bool = False) -> dict:
+        """Replace rows and commit. ``replace[table] = (key column, keys to delete, rows to add)``;
+        ``replace_all``: every row of the code tables is deleted first (a rebuild), in new
+        table versions, so that the old index stays in force until the manifest names them.
 
         Call with the write lock held.
         """
-        old = self.manifest()
+        try:
+            old = self.manifest()
+        except StoreIncompatible:  # another schema's index, being rebuilt: replaced whole
+            old, replace_all = None, True
         versions = dict(old["versions"]) if old else {}
         for name in CODE_TABLES:
             tbl = self._table(name, None)
             committed = versions.get(name)
             if committed is not None and tbl.version != committed:
                 self._rollback(tbl, committed)
-            added = 0
             if name in replace:
                 column, keys, rows = replace[name]
                 if committed is None and not tbl.count_rows():
                     keys = []  # a new, empty table (a first index): nothing to delete
+                elif replace_all:
+                    keys = []
+                    tbl.delete("true")
                 for start in range(0, len(keys), 500):
                     chunk = keys[start : start + 500]
                     quoted = ", ".join("'" + k.replace("'", "''") + "'" for k in chunk)
@@ -296,7 +330,6 @@ class CodeStore:
                 rows = iter(rows)
                 while batch := list(itertools.islice(rows, ADD_BATCH[name])):
                     tbl.add(_arrow_table(batch, _schemas()[name]))
-                    added += len(batch)
             versions[name] = tbl.version
         generation = (old or {}).get("generation", 0) + 1
         manifest = {

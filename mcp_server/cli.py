@@ -138,12 +138,12 @@ def cmd_search(args) -> int:
 
 def cmd_recall(args) -> int:
     from .facts.code import facts_for
-    from .recall import recall
+    from .recall import json_text, recall
 
     ws = refreshed(args)
     task = args.task if args.task != "-" else sys.stdin.read()
-    result = recall(ws, task, args.budget, args.focus, "markdown", facts=facts_for(ws))
-    print(json.dumps(result.to_json()) if args.format == "json" else result.text, end="" if args.format != "json" else "\n")
+    result = recall(ws, task, args.budget, args.focus, args.format, facts=facts_for(ws))
+    print(json_text(result) if args.format == "json" else result.text, end="" if args.format != "json" else "\n")
     return 0
 
 
@@ -248,6 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (| head): stop quietly, as git does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except Exception as exc:  # a bug or an environment problem: a message, not a traceback
+        if os.environ.get("CTXFOLD_DEBUG"):
+            raise
+        print(f"ctxfold: internal error ({type(exc).__name__}: {exc}); if it persists, run `ctxfold index --rebuild`, "
+              "or set CTXFOLD_DEBUG=1 for the traceback and report it", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

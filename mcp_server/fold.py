@@ -7,12 +7,13 @@ marker has no number and says which lines it stands for and the tokens it saved.
 from __future__ import annotations
 
 import difflib
+import errno
 import re
 from dataclasses import dataclass
 
 from indexers.languages import comment_prefix, hooks, language_for_path
 from indexers.parse import parse_source
-from indexers.scan import decode_source, source_lines
+from indexers.scan import NotRegularFile, decode_source, printable_path, read_regular, source_lines
 from indexers.tokens import count_tokens
 from indexers.types import Symbol
 
@@ -48,9 +49,14 @@ def _parse_focus(focus, syms: list[Symbol], src_lines: list[str], language: str)
                 continue
             m = _RANGE.match(item)
             if m:
-                a = int(m.group(1) or m.group(3))
-                b = int(m.group(2) or m.group(3))
-                lines.update(range(min(a, b), max(a, b) + 1))
+                # Clamped to the file: a range is never more line numbers than the file has.
+                last = len(src_lines)
+                a, b = (_line_number(m.group(1) or m.group(3)), _line_number(m.group(2) or m.group(3)))
+                a, b = min(a, b), max(a, b)
+                if a > last or b < 1:
+                    notes.append(f"lines {item} are outside this file (lines 1-{last})")
+                    continue
+                lines.update(range(max(a, 1), min(b, last) + 1))
                 continue
             named = [s for s in syms if item in (s.name, s.qualname) or s.qualname.endswith("." + item)]
             # A definition the index does not hold as a symbol (a function nested in a function).
@@ -65,6 +71,12 @@ def _parse_focus(focus, syms: list[Symbol], src_lines: list[str], language: str)
             else:
                 text_parts.append(item)
     return lines, ids, " ".join(text_parts), notes
+
+
+def _line_number(digits: str) -> int:
+    """A line number as given, past any file's end when it is very long (int() of
+    thousands of digits is refused, and slow)."""
+    return int(digits) if len(digits) <= 12 else 10**12
 
 
 def _looks_like_ranges(raw: str) -> bool:
@@ -109,8 +121,10 @@ def _fold_span(sym: Symbol, src_lines: list[str], brace: bool) -> tuple[int, int
 
 def fold_file(ws: Workspace, path: str, focus=None, budget: int | None = None, encoding: str = SETTINGS.encoding) -> FoldResult:
     full = ws.resolve_path(path)
-    rel = ws.relpath(full)
-    if not full.exists():
+    rel = printable_path(ws.relpath(full))
+    if budget is None:
+        budget = SETTINGS.default_budget  # the answer stays well inside Claude Code's limits
+    if not _exists(full):
         known = list(ws.indexer.files)
         if full.parent.is_dir():  # files the index skips (text, data) are foldable too
             known += [ws.relpath(f) for f in full.parent.iterdir() if f.is_file()]
@@ -123,7 +137,18 @@ def fold_file(ws: Workspace, path: str, focus=None, budget: int | None = None, e
         raise CtxfoldError(f"budget {budget} is too small: a folded file needs at least 50 tokens")
     if budget is not None and budget > SETTINGS.max_budget:
         raise CtxfoldError(f"budget {budget} is over the cap of {SETTINGS.max_budget} tokens; ask for less")
-    data = full.read_bytes()
+    limit = ws.indexer.max_bytes
+    try:
+        data = read_regular(full, limit=limit)
+    except NotRegularFile:
+        raise CtxfoldError(f"cannot fold {rel}: not a regular file (a pipe, socket or device); give a source file") from None
+    except OSError as exc:
+        if exc.errno == errno.EFBIG:
+            raise CtxfoldError(
+                f"cannot fold {rel}: {full.stat().st_size:,} bytes, over the index's limit of {limit:,} bytes; "
+                "read a line range of it with your editor, or raise the limit with `ctxfold index --max-bytes N`"
+            ) from None
+        raise CtxfoldError(f"cannot read {rel}: {exc.strerror or exc}; check that it exists and is readable") from None
     text, reason = decode_source(data)
     if text is None:
         raise CtxfoldError(f"cannot fold {rel}: {reason}; it is not a text source file")
@@ -191,15 +216,25 @@ def fold_file(ws: Workspace, path: str, focus=None, budget: int | None = None, e
     result = finish(body, spans)
     if budget is None or result.tokens <= budget:
         return result
-    # Over budget: fold the least relevant of what is still open, until it fits.
-    for _, sym, _ in sorted(units, key=lambda u: (u[0], -(u[2][1] - u[2][0]))):
-        if sym.id in folded:
-            continue
-        folded.add(sym.id)
-        body, spans = render(folded)
-        result = finish(body, spans)
-        if result.tokens <= budget:
-            return result
+    # Over budget: fold the least relevant of what is still open, until it fits. The
+    # fewest such folds that fit are found by bisection: a render per fold would make
+    # a file of thousands of functions take minutes.
+    order = [sym.id for _, sym, _ in sorted(units, key=lambda u: (u[0], -(u[2][1] - u[2][0]))) if sym.id not in folded]
+    lo, hi = 1, len(order)
+    fits: FoldResult | None = None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        body, spans = render(folded | set(order[:mid]))
+        attempt = finish(body, spans)
+        if attempt.tokens <= budget:
+            fits, hi = attempt, mid - 1
+        else:
+            lo = mid + 1
+    if fits is not None:
+        return fits
+    folded |= set(order)
+    body, spans = render(folded)
+    result = finish(body, spans)
     # Even the skeleton is too big: keep as many lines as fit, and say so.
     all_lines = body.split("\n")
     notes.append(f"even the folded skeleton ({result.tokens} tokens) does not fit {budget}; the end is cut")
@@ -211,6 +246,16 @@ def fold_file(ws: Workspace, path: str, focus=None, budget: int | None = None, e
         else:
             hi = mid - 1
     return finish("\n".join(all_lines[:lo]), spans)
+
+
+def _exists(full) -> bool:
+    try:
+        full.stat()
+        return True
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise CtxfoldError(f"cannot read {full}: {exc.strerror}; give a path inside the repository") from None
 
 
 def _head_tail(rel: str, src_lines: list[str], budget: int | None, source_tokens: int, encoding: str) -> FoldResult:

@@ -448,6 +448,11 @@ def recall(
     task = (task or "").strip()
     if not task:
         raise CtxfoldError("empty task: describe what you are working on (an issue, an error with its traceback, a goal)")
+    if len(task) > settings.max_task_chars:
+        raise CtxfoldError(
+            f"task too long: {len(task):,} characters, the limit is {settings.max_task_chars:,}; "
+            "keep the issue text, the error and its traceback, and leave out long logs"
+        )
     budget = settings.default_budget if budget is None else int(budget)
     if budget < settings.min_budget:
         raise CtxfoldError(f"budget {budget} is too small: the smallest useful recall needs {settings.min_budget} tokens")
@@ -545,6 +550,20 @@ def recall(
         blocks = [(c.sym.path, c.sym.start_line, block) for c, _, block, _ in planned_items]
         return _render(header, fact_lines, blocks, omitted_lines)
 
+    def outcome(text: str, tokens: int, seconds: float = 0.0) -> RecallResult:
+        items = [
+            Item(c.sym.path, c.sym.qualname, c.sym.kind, c.sym.start_line,
+                 c.sym.end_line if level == "full" else max(c.sym.start_line, (c.sym.body_line or c.sym.start_line + 1) - 1),
+                 level, cost, round(c.score, 4), "; ".join(c.why[:3]))
+            for c, level, _, cost in sorted(planned, key=lambda p: -p[0].score)
+        ]
+        omitted = [
+            {"path": c.sym.path, "symbol": c.sym.qualname, "kind": c.sym.kind, "start_line": c.sym.start_line,
+             "end_line": c.sym.end_line, "tokens": c.sym.tokens_full, "score": round(c.score, 4)}
+            for c in left_out[:n_omitted]
+        ]
+        return RecallResult(budget, tokens, enc, text, items, omitted, seconds, fact_lines, watch.laps)
+
     n_omitted = min(settings.manifest_items, len(left_out))
     while True:
         draft = build(planned, n_omitted)
@@ -557,8 +576,8 @@ def recall(
             if tokens == claimed:
                 break
             claimed = tokens
-        if tokens <= budget and tokens == claimed:
-            break
+        if tokens == claimed and (tokens if fmt != "json" else count_tokens(json_text(outcome(text, tokens)), enc)) <= budget:
+            break  # (the JSON form, text and lists, within the budget too)
         # Trim: the manifest first, then the lowest-ranked item.
         if n_omitted > 3:
             n_omitted -= max(1, (tokens - budget) // 20)
@@ -572,23 +591,18 @@ def recall(
         else:
             raise CtxfoldError(f"budget {budget} cannot hold even the header; use at least {settings.min_budget}")
 
-    items = [
-        Item(c.sym.path, c.sym.qualname, c.sym.kind, c.sym.start_line,
-             c.sym.end_line if level == "full" else max(c.sym.start_line, (c.sym.body_line or c.sym.start_line + 1) - 1),
-             level, cost, round(c.score, 4), "; ".join(c.why[:3]))
-        for c, level, _, cost in sorted(planned, key=lambda p: -p[0].score)
-    ]
-    omitted = [
-        {"path": c.sym.path, "symbol": c.sym.qualname, "kind": c.sym.kind, "start_line": c.sym.start_line,
-         "end_line": c.sym.end_line, "tokens": c.sym.tokens_full, "score": round(c.score, 4)}
-        for c in left_out[: settings.manifest_items]
-    ]
     watch.lap("render")
     seconds = time.perf_counter() - started
     (log.info if seconds > 1.0 else log.debug)("recall in %.0f ms (%s)", seconds * 1000, watch)
-    result = RecallResult(budget, tokens, enc, text, items, omitted, seconds, fact_lines, watch.laps)
+    result = outcome(text, tokens, seconds)
     return result.to_json() if fmt == "json" else result
 
 
 def render_json(result: RecallResult) -> str:
     return json.dumps(result.to_json(), indent=1)
+
+
+def json_text(result: RecallResult | dict) -> str:
+    """The ``format="json"`` answer as sent: with that format, recall packs so that this
+    whole text is within the budget."""
+    return json.dumps(result.to_json() if isinstance(result, RecallResult) else result)

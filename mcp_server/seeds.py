@@ -16,7 +16,9 @@ _EXT = r"(?:py|pyi|js|jsx|mjs|cjs|ts|tsx|go|rs|java)"
 # File "pkg/mod.py", line 12, in func   (Python tracebacks)
 _PY_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 # at foo (src/bar.ts:12:3) · src/main.rs:10:5 · /x/y/file.go:123 +0x1d · Foo.java:42
-_PATH_LINE = re.compile(r"([\w./\\-]+\." + _EXT + r"):(\d+)")
+# Each pattern that reads task text runs in linear time: a run of path characters is
+# tried from its start only (the look-behind), never from every position inside it.
+_PATH_LINE = re.compile(r"(?<![\w./\\-])([\w./\\-]+\." + _EXT + r"):(\d+)")
 _JAVA_FRAME = re.compile(r"at ([\w.$]+)\.([\w$<>]+)\((\w+\.java):(\d+)\)")
 _PATH = re.compile(r"(?<![\w/.-])([\w.-]+(?:/[\w.-]+)*\." + _EXT + r")\b")
 _DOTTED = re.compile(r"\b([A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)+)\b")
@@ -32,20 +34,26 @@ _RST_NAME = re.compile(r"^[ \t]*\.\. ([\w:-]+)::|(?<![\w`]):([\w-]+(?::[\w-]+)?)
 _SLUG = re.compile(r"(?<![\w-])([a-z][a-z0-9]*(?:-[a-z0-9]+)+)(?![\w-])")
 _SPAN_WORD = re.compile(r"[A-Za-z][\w.:-]*")
 # A link to a file of a repository, at a line: .../blob/<ref>/pkg/mod.py#L120-L130
-_BLOB_LINK = re.compile(r"/blob/[^/\s]+/([\w./-]+\." + _EXT + r")(?:#L(\d+))?")
+_BLOB_LINK = re.compile(r"/blob/[^/\s]+/([\w./-]++)(?:#L(\d+))?")  # possessive: see _blob_path
+_EXT_PREFIX = re.compile(r"(.*\." + _EXT + r")(?![A-Za-z0-9])", re.S)
 # Links: their words (https, github, com, issues) match code that handles URLs, not the
 # code at fault. Issue links and file links are read before links are dropped.
 _URL = re.compile(r"\b(?:https?|ftp)://[^\s<>()\[\]`'\"]+")
 # Issue-template matter that says nothing about the code: HTML comments (the template's
 # prompts), collapsed <details> (environment dumps, long logs) and checklists.
-_BOILERPLATE = re.compile(r"<!--.*?-->|<details\b.*?</details>|^[ \t]*[-*] \[[ xX]\] [^\n]*$", re.S | re.M | re.I)
+# (Matched by _drop_boilerplate with one scan: a lazy ``<!--.*?-->`` searched from every
+# unclosed opener would read the rest of the text once per opener.)
+_BOILERPLATE_OPEN = re.compile(r"<!--|<details\b", re.I)
+_DETAILS_CLOSE = re.compile(r"</details>", re.I)
+_CHECKLIST = re.compile(r"^[ \t]*[-*] \[[ xX]\] [^\n]*$", re.M)
 # A fenced block that reports installed versions (pip list, `python -m requests.help`,
 # `pylint --version`): package names in it would match modules that have no part in the bug.
-_FENCE = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.S | re.M)
+# (Paired line by line in _drop_version_fences, for the same reason.)
+_FENCE_OPEN = re.compile(r"[ \t]*(```|~~~)")
 _VERSION_LINE = re.compile(
     r"\b\d+\.\d+\.\d+|==\d|\bversion\b|\bnull\b|\bNone\b"  # 1.26.7, attrs==19.3, "version": null
     r"|^[\s{}\[\](),:\"'=-]*$"  # JSON punctuation, table rules
-    r"|^\s*\"?[\w .-]+\"?\s*:\s*[{\[]?\s*,?\s*$",  # "urllib3": {
+    r"|^\s*+\"?[\w .-]++\"?\s*+:\s*+[{\[]?\s*+,?\s*+$",  # "urllib3": {  (possessive: no backtracking)
     re.I,
 )
 
@@ -121,7 +129,7 @@ def _names_containing(v: Views, name: str) -> list[str]:
 # info**", and "### Screenshots", "### Your project"): product and platform names, which
 # match the code that reports them. A section runs to the next heading, at most
 # _ENV_MAX_LINES lines.
-_HEADING = re.compile(r"^[ \t]*(?:#{1,6}[ \t]*(\S[^\n]*?)|\*\*([^*\n]+)\*\*:?)[ \t]*$")
+_HEADING = re.compile(r"^[ \t]*(?:#{1,6}[ \t]*(\S(?:[^\n]*\S)?)|\*\*([^*\n]+)\*\*:?)[ \t]*$")
 _ENV_TITLE = re.compile(
     r"(?:your project|screenshots?|os|os / environment|environment(?: info(?:rmation)?)?|platform"
     r"|system (?:details|information)|versions|[\w.-]+ version|[\w.-]+ --version output"
@@ -160,16 +168,83 @@ def _seed_file(seeds: SeedSet, v: Views, path: str, weight: float, reason: str) 
         seeds.add(sym.id, weight / math.sqrt(len(syms)), reason)
 
 
+def _blob_links(text: str) -> list[tuple[str, str | None]]:
+    """Links to a file of a repository: (path, line or None). The path is the longest
+    part of the link's path run that ends in a source extension; the line counts only
+    when it follows that run."""
+    out = []
+    for m in _BLOB_LINK.finditer(text):
+        head = _EXT_PREFIX.match(m.group(1))
+        if head:
+            out.append((head.group(1), m.group(2) if head.end() == len(m.group(1)) else None))
+    return out
+
+
 def drop_links(task: str) -> str:
     """The task without links, but for the paths of linked files."""
-    return _URL.sub(lambda m: f" {blob[1]} " if (blob := _BLOB_LINK.search(m.group(0))) else " ", task)
+    return _URL.sub(lambda m: f" {blobs[0][0]} " if (blobs := _blob_links(m.group(0))) else " ", task)
+
+
+def _drop_boilerplate(task: str) -> str:
+    """The task without HTML comments, <details> blocks and checklist lines. An opener
+    with no closer after it is kept as text."""
+    out: list[str] = []
+    pos = at = 0
+    unclosed: set[str] = set()  # openers known to have no closer further on
+    while m := _BOILERPLATE_OPEN.search(task, at):
+        kind = "comment" if m.group(0) == "<!--" else "details"
+        end = -1
+        if kind not in unclosed:
+            if kind == "comment":
+                end = task.find("-->", m.end())
+                end = end + 3 if end >= 0 else -1
+            else:
+                close = _DETAILS_CLOSE.search(task, m.end())
+                end = close.end() if close else -1
+        if end < 0:
+            unclosed.add(kind)
+            at = m.end()
+            continue
+        out.append(task[pos : m.start()])
+        pos = at = end
+    out.append(task[pos:])
+    return _CHECKLIST.sub("", "".join(out))
+
+
+def _drop_version_fences(task: str) -> str:
+    """The task without fenced blocks that are version reports (``_is_version_dump``)."""
+    lines = task.split("\n")
+    # For each line, the next line after it that closes a fence of each kind.
+    next_close: dict[str, list[int]] = {}
+    for fence in ("```", "~~~"):
+        nxt, following = [-1] * len(lines), -1
+        for i in range(len(lines) - 1, -1, -1):
+            nxt[i] = following
+            if lines[i].strip(" \t") == fence:
+                following = i
+        next_close[fence] = nxt
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        m = _FENCE_OPEN.match(lines[i])
+        j = next_close[m.group(1)][i] if m else -1
+        if j < 0:
+            out.append(lines[i])
+            i += 1
+            continue
+        if _is_version_dump("\n".join(lines[i + 1 : j])):
+            out.append("")
+        else:
+            out.extend(lines[i : j + 1])
+        i = j + 1
+    return "\n".join(out)
 
 
 def strip_boilerplate(task: str, environment: bool = True) -> str:
     """The task without issue-template matter and version reports (its tracebacks are
     read from the original)."""
-    task = _BOILERPLATE.sub("", task.replace("\r\n", "\n"))
-    task = _FENCE.sub(lambda m: "" if _is_version_dump(m.group(2)) else m.group(0), task)
+    task = _drop_boilerplate(task.replace("\r\n", "\n"))
+    task = _drop_version_fences(task)
     return _drop_environment(task) if environment else task
 
 
@@ -241,12 +316,12 @@ def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[s
                 seeds.add(sym.id, (3.0 + i * 0.2) * trust, f"in the traceback ({path}:{line})")
 
     # Links to a file of the repository, at a line when they say one: as good as a frame.
-    for m in _BLOB_LINK.finditer(task):
-        paths, trust = _match_path(v, m.group(1))
+    for raw, line in _blob_links(task):
+        paths, trust = _match_path(v, raw)
         for path in paths:
-            sym = _symbol_at(v, path, int(m.group(2))) if m.group(2) else None
+            sym = _symbol_at(v, path, int(line)) if line else None
             if sym is not None:
-                seeds.add(sym.id, 3.0 * trust, f"linked in the task ({path}#L{m.group(2)})")
+                seeds.add(sym.id, 3.0 * trust, f"linked in the task ({path}#L{line})")
             else:
                 _seed_file(seeds, v, path, 1.5 * trust, f"file linked in the task ({path})")
     if drop_link_words:

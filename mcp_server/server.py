@@ -38,8 +38,9 @@ RECALL = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHi
 Format = Literal["markdown", "json"]
 SymbolKind = Literal[SYMBOL_KINDS]
 FactType = Literal[FACT_TYPES]
-# Recall and fold results can be long: ask Claude Code to keep them inline, not in a file.
-LARGE_RESULT = {"anthropic/maxResultSizeChars": SETTINGS.large_result_chars * 2}
+# Results can be long: ask Claude Code to keep them inline, not in a file, up to the most
+# that a result within the token cap can hold (``bounded`` cuts anything longer).
+LARGE_RESULT = {"anthropic/maxResultSizeChars": SETTINGS.max_result_chars}
 
 INSTRUCTIONS = (
     "ctxfold knows this repository's code as a graph of symbols, and remembers facts you record. "
@@ -61,14 +62,42 @@ async def _run(ctx: Context | None, ws: Workspace, fn, *args, **kwargs):
             log.debug("progress notification failed", exc_info=True)
 
     def call():
-        with ws.lock:  # an update patches the views in place: one call at a time reads them
+        # An update patches the views in place: one call at a time reads them. A call
+        # waits a bounded time for the one before it, then says so.
+        if not ws.lock.acquire(timeout=SETTINGS.call_wait_seconds):
+            raise CtxfoldError(
+                f"ctxfold is busy: another call (or the index build) has held {ws.repo} for "
+                f"{SETTINGS.call_wait_seconds:g} s; retry in a moment"
+            )
+        try:
             ws.refresh(progress=progress)
             return fn(*args, **kwargs)
+        finally:
+            ws.lock.release()
 
     try:
-        return await anyio.to_thread.run_sync(call)
+        return bounded(await anyio.to_thread.run_sync(call))
     except CtxfoldError as exc:
-        raise ToolError(str(exc)) from exc
+        raise ToolError(bounded(str(exc))) from exc
+    except ToolError:
+        raise
+    except Exception as exc:  # a bug or an environment problem: still an answer the agent can read
+        log.warning("tool call failed", exc_info=True)
+        raise ToolError(
+            f"internal error ({type(exc).__name__}: {bounded(str(exc))[:500]}); retry the call; if it fails "
+            "again, run `ctxfold status` in a shell, or `ctxfold index --rebuild` if the index is damaged"
+        ) from exc
+
+
+def bounded(result):
+    """A text result as Claude Code can take it: lone surrogates (from an undecodable file
+    name, say) replaced, and no longer than the size every tool asks Claude Code to keep."""
+    if not isinstance(result, str):
+        return result
+    if len(result) > SETTINGS.max_result_chars:
+        note = "\n# note: cut at {:,} characters\n".format(SETTINGS.max_result_chars)
+        result = result[: SETTINGS.max_result_chars - len(note)] + note
+    return result.encode("utf-8", "replace").decode("utf-8")
 
 
 def _warm(ws: Workspace) -> None:
@@ -113,15 +142,12 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
         task instead of reading whole files. Returns facts, then the most relevant symbols in full
         (with path and line range, grouped by file), signatures of their neighbours, and a list of
         what was left out with token costs (ask fold_file or a bigger budget for those)."""
+        from .recall import json_text
         from .recall import recall as do_recall
 
         ws = workspace(ctx)
-        result = await _run(ctx, ws, do_recall, ws, task, budget, focus, "markdown", facts=facts_for(ws))
-        if format == "json":
-            import json
-
-            return json.dumps(result.to_json())
-        return result.text
+        result = await _run(ctx, ws, do_recall, ws, task, budget, focus, format, facts=facts_for(ws))
+        return result.text if format != "json" else bounded(json_text(result))
 
     @mcp.tool(annotations=READ_ONLY, structured_output=False, meta=LARGE_RESULT)
     async def fold_file(
@@ -140,7 +166,7 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
         result = await _run(ctx, ws, do_fold, ws, path, focus, budget)
         return result.text
 
-    @mcp.tool(annotations=READ_ONLY, structured_output=False)
+    @mcp.tool(annotations=READ_ONLY, structured_output=False, meta=LARGE_RESULT)
     async def search_symbols(
         query: Annotated[str, Field(description="A symbol name, Class.method, a prefix, or words from its name or docstring.")],
         ctx: Context,
@@ -203,12 +229,21 @@ def build_server(repo: Path | str | None = None, store: Path | str | None = None
     from .history.tools import register_history_tools
 
     register_history_tools(mcp, workspace)
+    for tool in mcp._tool_manager.list_tools():  # every tool, the fact and history tools too
+        tool.meta = {**(tool.meta or {}), **LARGE_RESULT}
     return mcp
 
 
 def serve(repo: Path | str | None = None, store: Path | str | None = None) -> None:
-    server = build_server(repo, store)
-    server.run("stdio")
+    from indexers.paths import repo_root
+
+    from .transport import run_stdio
+
+    root = repo_root(repo)
+    if not root.is_dir():  # checked here: inside the server it would end in a traceback
+        what = "not a directory" if root.exists() else "no such repository"
+        raise CtxfoldError(f"{what}: {root}; pass --repo PATH to the repository's root directory")
+    anyio.run(run_stdio, build_server(root, store))
 
 
 __all__ = ["build_server", "serve"]

@@ -64,6 +64,16 @@ class RecallSettings:
     manifest_share: float = 0.08  # budget kept for the list of what was left out
     manifest_items: int = 15
     large_result_chars: int = 40_000  # above this, tell Claude Code not to spill to a file
+    # Limits that keep every call short and every answer inside Claude Code's limits.
+    max_task_chars: int = 200_000  # a longer task is refused (a whole issue with its logs is far less)
+    # A call waits at most this long for the one before it (or the warm-up) to finish
+    # with the index, then answers "busy, retry".
+    call_wait_seconds: float = float(os.environ.get("CTXFOLD_CALL_WAIT", "30"))
+    # Claude Code keeps a tool result inline up to the size its tools/list entry asks for
+    # (at most 500,000 characters): a result at the token cap can hold that many characters
+    # (runs of spaces are one token each), so every tool asks for the most and results are
+    # cut to it.
+    max_result_chars: int = 500_000
 
 
 SETTINGS = RecallSettings()

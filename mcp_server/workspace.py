@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -264,8 +265,7 @@ class Workspace:
         """A path inside the repository (relative to it, or absolute), else a clear error."""
         if not path or not path.strip():
             raise CtxfoldError("empty path: give a file path relative to the repository root")
-        candidate = Path(path)
-        full = (candidate if candidate.is_absolute() else self.repo / candidate).resolve()
+        full = _resolved(self.repo, path)
         if full != self.repo and self.repo not in full.parents:
             raise CtxfoldError(
                 f"path outside the repository: {path!r} resolves to {full}, which is not under {self.repo}; "
@@ -275,3 +275,22 @@ class Workspace:
 
     def relpath(self, full: Path) -> str:
         return full.relative_to(self.repo).as_posix()
+
+
+def _resolved(repo: Path, path: str) -> Path:
+    """``path`` (relative to ``repo``, or absolute) made absolute, with symlinks followed;
+    a path no file can have is a CtxfoldError that names it."""
+    if "\x00" in path:
+        raise CtxfoldError(f"path with a NUL character: {path!r}; give a file path relative to the repository root")
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError:
+        raise CtxfoldError(f"path with a character no file name can hold (a lone surrogate): {path!r}; "
+                           "give the file's path as text") from None
+    candidate = Path(path)
+    try:
+        return (candidate if candidate.is_absolute() else repo / candidate).resolve()
+    except RuntimeError as exc:  # a symlink loop (Python 3.11; later ones raise OSError)
+        raise CtxfoldError(f"symlink loop at {path!r} ({exc}); give the path of a real file") from None
+    except OSError as exc:
+        raise CtxfoldError(f"cannot resolve {path!r}: {exc.strerror or exc}; give a file path relative to the repository root") from None

@@ -9,6 +9,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from indexers.parse import content_hash
+from indexers.scan import read_regular
 from indexers.types import SemanticEdge, split_symbol_id
 from mcp_server.errors import CtxfoldError
 
@@ -39,7 +40,7 @@ def resolve_anchor(ws: Workspace):
             full = ws.resolve_path(text)
             if full.is_file():
                 rel = ws.relpath(full)
-                return Anchor(text, "", rel, content_hash(full.read_bytes()))
+                return Anchor(text, "", rel, content_hash(read_regular(full, limit=ws.indexer.max_bytes)))
         except (CtxfoldError, OSError):
             pass
         leaf = text.replace("::", ".").rsplit(".", 1)[-1]
@@ -63,7 +64,7 @@ def current_hash(ws: Workspace):
             if pf is not None:
                 return pf.hash
             try:
-                return content_hash((ws.repo / anchor.path).read_bytes())
+                return content_hash(read_regular(ws.repo / anchor.path, limit=ws.indexer.max_bytes))
             except OSError:
                 return None
         return None
