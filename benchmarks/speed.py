@@ -440,11 +440,13 @@ def source_files(repo: Path) -> list[tuple[str, int]]:
 
 
 def pick_edit_files(files: list[tuple[str, int]]) -> list[tuple[str, str]]:
+    """A mid-size file (20-40 KB, nearest 30 KB) and the largest source file under 100 KB;
+    on a tree without such files, a median-size one and the largest."""
     py = [(p, s) for p, s in files if p.endswith(".py") and "/tests/" not in f"/{p}"] or files
-    mid = [x for x in py if 20_000 <= x[1] <= 40_000]
-    mid_pick = min(mid, key=lambda x: abs(x[1] - 30_000)) if mid else sorted(py, key=lambda x: x[1])[len(py) // 2]
-    under = [x for x in py if x[1] < 100_000]
-    large = max(under, key=lambda x: x[1])
+    large = max((x for x in py if x[1] < 100_000), key=lambda x: x[1])
+    rest = [x for x in py if x != large] or py
+    mid = [x for x in rest if 20_000 <= x[1] <= 40_000]
+    mid_pick = min(mid, key=lambda x: abs(x[1] - 30_000)) if mid else sorted(rest, key=lambda x: x[1])[len(rest) // 2]
     return [("mid", mid_pick[0]), ("large", large[0])]
 
 
