@@ -20,7 +20,7 @@ def _tiny_repo(root: Path) -> Path:
     for i in range(3):
         body = [f'"""Module {i}."""', "", "from shop import helpers", ""]
         for j in range(12):
-            body += [f"class Cart{i}{j}:", f"    def total(self, items):", f"        return helpers.add(items) + {j}", ""]
+            body += [f"class Cart{i}{j}:", "    def total(self, items):", f"        return helpers.add(items) + {j}", ""]
         (repo / "shop" / f"mod{i}.py").write_text("\n".join(body))
     (repo / "shop" / "helpers.py").write_text("def add(items):\n    return sum(items)\n")
     return repo
