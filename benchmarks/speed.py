@@ -108,14 +108,19 @@ repo, store = Path(cfg["repo"]), Path(cfg["store"])
 ix = Indexer(repo, store)
 first = ix.update()
 originals = {f: ((repo / f).read_bytes(), os.stat(repo / f).st_mtime_ns) for f in cfg["files"]}
-times, parsed = [], []
+times, parsed, errors = [], [], []
 try:
     for i in range(cfg["n"]):
         rel = cfg["files"][i % len(cfg["files"])]
         with open(repo / rel, "ab") as fh:
             fh.write(f"\nctxfold_bench_line_{i} = {i}\n".encode())
         t = time.process_time()
-        stats = ix.update()
+        try:
+            stats = ix.update()
+        except Exception as exc:  # counted, and the next update goes on
+            stats = None
+            errors.append(f"update {i + 1}: {type(exc).__name__}: {str(exc)[:300]}")
+            print(f"    {errors[-1]}", file=sys.stderr, flush=True)
         times.append(time.process_time() - t)
         parsed.append(getattr(stats, "parsed", None))
         if (i + 1) % 10 == 0:
@@ -124,7 +129,7 @@ finally:
     for rel, (data, mtime) in originals.items():
         (repo / rel).write_bytes(data)
         os.utime(repo / rel, ns=(mtime, mtime))
-print(json.dumps({"update_cpu": times, "parsed": parsed, "first_parsed": getattr(first, "parsed", None)}))
+print(json.dumps({"update_cpu": times, "parsed": parsed, "errors": errors, "first_parsed": getattr(first, "parsed", None)}))
 """
 
 SERVE_SCRIPT = r"""
@@ -629,7 +634,9 @@ def rows_of(b: dict) -> dict[str, tuple]:
     st = b.get("store")
     if st:
         out["store_fresh"] = ("store on disk, fresh (MB)", None, None, st["fresh_bytes"] / 1e6)
-        out["store_after"] = (f"store after {st['updates']} one-file updates (MB; CPU = median update)", st.get("update_cpu_median"), None, st["after_bytes"] / 1e6)
+        errs = len((st.get("detail") or {}).get("errors", [])) if st.get("detail") else None
+        note = " (SCRIPT FAILED)" if st.get("rc") else (f" ({errs} updates FAILED)" if errs else "")
+        out["store_after"] = (f"store after {st['updates']} one-file updates (MB; CPU = median update){note}", st.get("update_cpu_median"), None, st["after_bytes"] / 1e6)
         out["store_ratio"] = ("store after updates / fresh", st["ratio"], None, None)
     return out
 

@@ -53,7 +53,7 @@ def test_every_row_is_measured_with_cpu_time(tmp_path, capsys):
         assert rep["edit"]["found"] and rep["edit"]["cpu"] > 0 and rep["no_edit"]["cpu"] > 0
 
     store = cur["store"]
-    assert store["rc"] == 0 and store["fresh_bytes"] > 0 and store["ratio"] > 0
+    assert store["rc"] == 0 and not store["detail"]["errors"] and store["fresh_bytes"] > 0 and store["ratio"] > 0
     assert store["update_cpu_median"] > 0 and store["detail"]["parsed"] == [1, 1, 1]
 
     table = capsys.readouterr().out
