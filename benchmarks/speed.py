@@ -488,8 +488,22 @@ def search_name_for(corpus: Path, repo: Path, files: list[tuple[str, int]]) -> s
     return "main"
 
 
+BUILD_ID = r"""
+import json, os, subprocess, mcp_server
+d = os.path.dirname(os.path.dirname(os.path.abspath(mcp_server.__file__)))
+git = lambda *a: subprocess.run(["git", "-C", d, *a], capture_output=True, text=True, timeout=30).stdout.strip()
+print(json.dumps({"source": d, "commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}))
+"""
+
+
+def build_id(py: str, cwd: Path) -> dict:
+    """Where the build's code lives, its git commit and whether its work tree differs from it."""
+    return _last_json(run([py, "-c", BUILD_ID], cwd=cwd, timeout=60)["stdout"]) or {}
+
+
 def measure_build(py: str, corpus: Path, label: str, args, only: set[str]) -> dict:
-    res: dict = {"python": py}
+    res: dict = {"python": py, "build_before": build_id(py, Path(tempfile.gettempdir()))}
+    log(f"{label}: {res['build_before']}")
     work = Path(tempfile.mkdtemp(prefix=f"ctxfold-speed-{label}-"))
     try:
         repo = work / "repo"
@@ -564,13 +578,16 @@ def measure_build(py: str, corpus: Path, label: str, args, only: set[str]) -> di
             after = tree_bytes(snapshot)
             res["store"] = {
                 "fresh_bytes": res["store_fresh_bytes"], "after_bytes": after, "updates": args.updates,
-                "ratio": after / res["store_fresh_bytes"] if res["store_fresh_bytes"] else None,
+                "ratio": after / res["store_fresh_bytes"] if res["store_fresh_bytes"] and r["rc"] == 0 else None,
                 "cpu": r["cpu"], "wall": r["wall"], "mb": r["rss_mb"], "rc": r["rc"],
                 "update_cpu_median": statistics.median(detail["update_cpu"]) if detail.get("update_cpu") else None,
                 "detail": detail, "run": _strip(r),
             }
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    res["build_after"] = build_id(py, Path(tempfile.gettempdir()))
+    if res["build_after"] != res["build_before"]:
+        log(f"{label}: the build changed while it was measured: {res['build_before']} -> {res['build_after']}")
     return res
 
 
@@ -649,7 +666,14 @@ def _pct(sorted_values: list[float], p: int) -> float:
 def table(corpus: str, cur: dict, base: dict | None) -> str:
     rc, rb = rows_of(cur), rows_of(base or {})
     order = list(rc) + [k for k in rb if k not in rc]
-    lines = [f"### {corpus}", "",
+    def ident(b: dict | None) -> str:
+        bid = (b or {}).get("build_before") or {}
+        if not bid:
+            return "–"
+        changed = " (changed during the run)" if (b or {}).get("build_after", bid) != bid else ""
+        return f"{bid.get('source')} @ {bid.get('commit', '')[:7]}{' + uncommitted changes' if bid.get('dirty') else ''}{changed}"
+
+    lines = [f"### {corpus}", "", f"current: {ident(cur)}; baseline: {ident(base)}", "",
              "| row | current CPU s | current wall s | current MB | baseline CPU s | baseline wall s | baseline MB | target |",
              "|---|---|---|---|---|---|---|---|"]
     for key in order:
