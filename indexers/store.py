@@ -19,6 +19,7 @@ import json
 import os
 import re
 import time
+import warnings
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import fields
@@ -360,8 +361,12 @@ class CodeStore:
         the manifest names the new versions, the committed ones are gone: ``_rollback``
         then keeps the newest, which holds the same rows. Call with the write lock held."""
         tables = {name: self._table(name, None) for name in CODE_TABLES}
-        for tbl in tables.values():
-            tbl.optimize(cleanup_older_than=timedelta(0), delete_unverified=True)
+        with warnings.catch_warnings():
+            # LanceDB warns that readers of an older version would fail: none exist (readers
+            # map the read model) and writers hold the lock.
+            warnings.filterwarnings("ignore", message=r"optimize\(cleanup_older_than=0\)")
+            for tbl in tables.values():
+                tbl.optimize(cleanup_older_than=timedelta(0), delete_unverified=True)
         manifest = self.manifest()
         if manifest is not None:  # the same rows at new versions (the committed ones are gone)
             manifest["versions"] = {name: tbl.version for name, tbl in tables.items()}

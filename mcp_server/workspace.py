@@ -64,6 +64,9 @@ class Views:
     neighbours_key: tuple = ()  # the recall settings those lists were made with
     name_runs: tuple = ()  # (generation, names joined for substring search, offsets, names); seeds.py
     lay_semantic: object = None  # called with these views once the graph is built (Workspace)
+    # From the views one update before: their neighbour lists, graph and the files whose
+    # edges changed; the lists that still hold are kept once the graph is built.
+    carried: tuple | None = None
     _graph: CodeGraph | None = None
     _text: TextIndex | None = None
     _names: NameIndex | None = None
@@ -78,9 +81,26 @@ class Views:
     def graph(self) -> CodeGraph:
         if self._graph is None:
             self._graph = CodeGraph(self.read_model, self.node_ids(), dict(SETTINGS.edge_weights))
+            if self.carried is not None:
+                self._keep_lists(*self.carried)
+                self.carried = None
             if self.lay_semantic is not None:
                 self.lay_semantic(self)
         return self._graph
+
+    def _keep_lists(self, neighbours: dict, key: tuple, old_graph: CodeGraph, relinked: set[str]) -> None:
+        """Keep the old neighbour lists of the nodes whose edges cannot have changed: all
+        but those of the relinked files and of every node with an edge to or from one of
+        them, before or after the update."""
+        touched: set[str] = set()
+        for g in (old_graph, self._graph):
+            nodes = [n for n in g.ids if n.rpartition(":")[0] in relinked]
+            touched.update(nodes)
+            for n in nodes:
+                touched.update(o for o, _ in g.successors(n))
+                touched.update(o for o, _ in g.predecessors(n))
+        self.neighbours = {n: lists for n, lists in neighbours.items() if n not in touched and n in self._graph}
+        self.neighbours_key = key
 
     @property
     def names(self) -> NameIndex:
@@ -151,7 +171,7 @@ class Workspace:
         with self._lock:
             v = self._views
             if v is None or v.generation != self.indexer.generation:
-                v = self._build_views()
+                v = self._moved_views(v) or self._build_views()
             elif v._graph is not None and v.semantic_stamp != self._semantic_stamp():
                 self._lay_semantic(v)
             rebuilt, self._views = v is not self._views, v
@@ -164,15 +184,52 @@ class Workspace:
 
     def _build_views(self) -> Views:
         started = time.perf_counter()
-        v = Views(generation=self.indexer.generation, read_model=self.indexer.read_model, lay_semantic=self._lay_semantic)
+        v = self._new_views()
         for path, pf in self.indexer.files.items():
-            v.by_path[path] = pf.symbols
-            for sym in pf.symbols:
-                v.symbols[sym.id] = sym
-                v.by_name.setdefault(sym.name.lower(), []).append(sym)
-                for label in sym.labels.split():
-                    v.by_label.setdefault(label, []).append(sym)
+            self._add_symbols(v, path, pf.symbols)
         log.debug("views for generation %d built in %.0f ms", v.generation, (time.perf_counter() - started) * 1000)
+        return v
+
+    def _new_views(self) -> Views:
+        files = self.indexer.files
+        paths = sorted(files)  # the read model's order: files' own nodes, then their symbols
+        ids = [f"{p}:" for p in paths] + [s.id for p in paths for s in files[p].symbols]
+        return Views(generation=self.indexer.generation, read_model=self.indexer.read_model,
+                     lay_semantic=self._lay_semantic, _ids=ids)
+
+    @staticmethod
+    def _add_symbols(v: Views, path: str, symbols: list[Symbol]) -> None:
+        v.by_path[path] = symbols
+        for sym in symbols:
+            v.symbols[sym.id] = sym
+            v.by_name.setdefault(sym.name.lower(), []).append(sym)
+            for label in sym.labels.split():
+                v.by_label.setdefault(label, []).append(sym)
+
+    def _moved_views(self, old: Views | None) -> Views | None:
+        """Views of the index one update after ``old``, taking over its symbol lookups with
+        the changed files' entries replaced (the graph and the full-text indexes are made
+        anew from the new read model, as needed). None when the last update does not start
+        at ``old``."""
+        change = self.indexer.last_change
+        if old is None or change is None or change[0] != old.generation:
+            return None
+        v = self._new_views()
+        v.symbols, v.by_path, v.by_name, v.by_label = old.symbols, old.by_path, old.by_name, old.by_label
+        if old._graph is not None and old.neighbours and old.semantic_stamp == self._semantic_stamp():
+            v.carried = (old.neighbours, old.neighbours_key, old._graph, change[2] | change[3])
+        for path in change[2]:  # the changed files
+            for sym in v.by_path.pop(path, []):
+                v.symbols.pop(sym.id, None)
+                for key, table in [(sym.name.lower(), v.by_name)] + [(label, v.by_label) for label in sym.labels.split()]:
+                    same = table.get(key)
+                    if same is not None:
+                        same[:] = [s for s in same if s is not sym]
+                        if not same:
+                            del table[key]
+            pf = self.indexer.files.get(path)
+            if pf is not None:
+                self._add_symbols(v, path, pf.symbols)
         return v
 
     def _lay_semantic(self, v: Views) -> None:

@@ -10,7 +10,8 @@ import pytest
 
 from indexers.types import SemanticEdge
 from mcp_server import workspace as workspace_module
-from mcp_server.recall import recall
+from mcp_server.recall import _neighbours, recall
+from mcp_server.settings import SETTINGS
 from mcp_server.workspace import Workspace
 
 
@@ -27,15 +28,24 @@ def snapshot(v):
 
 
 def test_views_after_an_edit_equal_a_fresh_process(workspace, pyshop):
+    task = "Cart checkout reserve stock with_tax apply_discount shipping"
+    recall(workspace, task, 2000)  # neighbour lists made along the way
     before = workspace.fresh_views()
     pricing = pyshop / "shop/pricing.py"
-    pricing.write_text(pricing.read_text().replace("return amount / 2", "return amount // 2")
-                       + "\n\ndef shipping(amount):\n    return with_tax(amount) + apply_discount(amount, 'HALF')\n")
+    pricing.write_text(pricing.read_text() + "\n\ndef shipping(amount):\n    return with_tax(amount) + 5\n")
+    after = workspace.fresh_views()
+    assert after.generation > before.generation
+    after.graph  # built: the old neighbour lists that still hold are taken over
+    kept = dict(after.neighbours)
+    assert 0 < len(kept) < len(before.neighbours)
+    fresh = Workspace(pyshop)
+    assert {n: _neighbours(fresh.fresh_views(), n, SETTINGS) for n in kept} == kept  # as a fresh process makes them
+    assert recall(workspace, task, 2000, fmt="json") == recall(fresh, task, 2000, fmt="json")
+
+    pricing.write_text(pricing.read_text().replace("return amount / 2", "return amount // 2"))
     (pyshop / "shop/payment.py").unlink()
     (pyshop / "shop/inventory.py").rename(pyshop / "shop/stock.py")
     after = workspace.fresh_views()
-    assert after.generation > before.generation
-
     rebuilt = Workspace(pyshop).fresh_views()
     assert snapshot(after) == snapshot(rebuilt)
     assert ("shop/pricing.py:shipping", "shop/pricing.py:with_tax", "call", 1.0) in edges_of(after)
