@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .languages import language_for_path
+from .limits import DEFAULT_MAX_BYTES
 from .types import Skipped
 
 ALWAYS_IGNORED = {".git", ".hg", ".svn", ".ctxfold", "__pycache__"}
 IGNORE_FILES = (".gitignore", ".ctxfoldignore")
-DEFAULT_MAX_BYTES = 1_000_000
 
 
 @dataclass

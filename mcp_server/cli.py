@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from indexers.errors import CtxfoldError
-from indexers.scan import DEFAULT_MAX_BYTES
+from indexers.limits import DEFAULT_MAX_BYTES
 
 
 class ProgressBar:
