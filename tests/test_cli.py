@@ -20,6 +20,8 @@ def test_index_status_search_recall_and_fold_from_the_shell(pyshop, capsys):
     assert main(["search", "reserve", "--repo", str(pyshop), "--format", "json"]) == 0
     hits = json.loads(capsys.readouterr().out)["hits"]
     assert hits[0]["location"] == "shop/inventory.py:10-15"
+    assert main(["search", "root", "--path", "..", "--repo", str(pyshop)]) == 2
+    assert "path outside the repository: '..'" in capsys.readouterr().err
 
     assert main(["recall", "out of stock when reserving", "--repo", str(pyshop), "--budget", "600", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -44,6 +44,16 @@ def test_search_misses_and_bad_input_say_what_to_do(workspace):
         search_symbols(workspace, "  ")
 
 
+def test_search_refuses_a_path_outside_the_repository_as_fold_does(workspace, pyshop):
+    for path in ("..", "../../etc", "/etc", "shop/../../elsewhere"):
+        with pytest.raises(CtxfoldError, match=rf"path outside the repository: '{path}' resolves to .*not under {pyshop}"):
+            search_symbols(workspace, "root", path=path)
+    inside = [h.symbol for h in search_symbols(workspace, "parse", path=str(pyshop / "shop" / "pricing.py")).hits]
+    assert inside == ["parse"]  # an absolute path inside is the same as the relative one
+    assert [h.symbol for h in search_symbols(workspace, "parse", path="shop/./pricing.py/").hits] == ["parse"]
+    assert len(search_symbols(workspace, "parse", path=".").hits) == len(search_symbols(workspace, "parse").hits)
+
+
 def test_recall_of_a_traceback_holds_every_frame_in_full(workspace):
     r = recall(workspace, TRACEBACK, budget=1500)
     full = {(i.path, i.symbol) for i in r.items if i.level == "full"}
