@@ -195,8 +195,9 @@ def test_fold_refuses_paths_outside_missing_files_and_binaries(workspace, pyshop
         fold_file(workspace, "../../etc/passwd")
     with pytest.raises(CtxfoldError, match="path outside the repository"):
         fold_file(workspace, "/etc/passwd")
-    with pytest.raises(CtxfoldError, match="did you mean shop/cart.py"):
+    with pytest.raises(CtxfoldError, match="did you mean shop/cart.py") as missing:
         fold_file(workspace, "shop/carts.py")
+    assert str(missing.value).count("shop/cart.py") == 1  # indexed and in the directory: named once
     (pyshop / "notes.txt").write_text("not indexed\n")
     with pytest.raises(CtxfoldError, match="did you mean notes.txt"):
         fold_file(workspace, "note.txt")
