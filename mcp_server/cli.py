@@ -222,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .history.cli import add_history_cli
 
     add_history_cli(sub, common)
+    from .setup_cli import add_setup_cli
+
+    add_setup_cli(sub, common)
     return parser
 
 
