@@ -195,17 +195,20 @@ _CO_CHANGE = re.compile(r"changed together in (\d+) of (\d+) commits")
 SEMANTIC_WHY_SHARE = 0.05
 
 
-def _semantic_inflow(v: Views, sid: str, scores: dict[str, float], s: RecallSettings) -> tuple[float, str, dict, str] | None:
+def _semantic_inflow(v: Views, sid: str, scores: dict[str, float], s: RecallSettings,
+                     partners: dict[str, list[tuple[str, dict]]]) -> tuple[float, str, dict, str] | None:
     """The semantic edge that carried the most activation to ``sid`` in the last step of
-    diffusion, as (gain, from, edge data, direction), or None when none carried any."""
+    diffusion, as (gain, from, edge data, direction), or None when none carried any.
+    ``partners``: ``CodeGraph.semantic_partners``."""
     best = None
-    for frm, _, data, direction in _neighbours(v, sid, s):
-        if data.get("kind") != "semantic" or not scores.get(frm):
+    for frm, _ in partners.get(sid, ()):
+        if not scores.get(frm):
             continue
-        share = next((w for to, w, d, _ in _neighbours(v, frm, s) if to == sid and d.get("kind") == "semantic"), 0.0)
-        gain = (1 - s.restart) * scores[frm] * share
-        if gain > 0 and (best is None or gain > best[0]):
-            best = (gain, frm, data, "out" if direction == "in" else "in")
+        for to, share, data, direction in _neighbours(v, frm, s):
+            if to == sid and data.get("kind") == "semantic":
+                gain = (1 - s.restart) * scores[frm] * share
+                if gain > 0 and (best is None or gain > best[0]):
+                    best = (gain, frm, data, direction)
     return best
 
 
@@ -368,15 +371,16 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
                 score *= f
             final[sid] = score
     out: list[Candidate] = []
+    partners = v.graph.semantic_partners() if v.graph.semantic_pairs() else {}
     for sid in heapq.nlargest(s.max_candidates, final, key=final.__getitem__):
         why = list(seeds.seeds[sid].reasons) if sid in seeds.seeds else []
-        semantic = _semantic_inflow(v, sid, scores, s)
-        if semantic is None or semantic[0] < SEMANTIC_WHY_SHARE * scores[sid]:
+        semantic = _semantic_inflow(v, sid, scores, s, partners) if partners else None
+        if partners and (semantic is None or semantic[0] < SEMANTIC_WHY_SHARE * scores[sid]):
             semantic = None
             if sid in via and via[sid][1].endswith(":"):  # reached from its file: did a file-level edge reach that?
                 node = via[sid][1]
-                semantic = _semantic_inflow(v, node, scores, s)
-                if semantic is not None and semantic[0] < SEMANTIC_WHY_SHARE * scores[node]:
+                semantic = _semantic_inflow(v, node, scores, s, partners)
+                if semantic is not None and semantic[0] < SEMANTIC_WHY_SHARE * scores.get(node, 0.0):
                     semantic = None
         if semantic is not None:
             why.append(_relation(semantic[2], semantic[3], semantic[1]))  # before the best inflow: it is the news
