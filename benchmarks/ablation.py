@@ -272,8 +272,8 @@ def run_instance(
         stage = StageRun(
             pack=pack,
             seconds=offline_s,
-            items_via_vector=sum("(vector)" in w for w in whys),
-            items_via_coupling=sum("coupled to" in w for w in whys),
+            items_via_vector=sum("similar by embedding" in w for w in whys),
+            items_via_coupling=sum("coupled to" in w or "changed together with" in w for w in whys),
             changed=(_signature(pack) != _signature(previous[-1])) if previous else None,
         )
         previous.append(pack)

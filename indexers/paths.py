@@ -4,6 +4,7 @@ quoting a string into a filter)."""
 from __future__ import annotations
 
 import os
+import re
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +15,16 @@ STORE_DIRNAME = ".ctxfold"
 def store_dir_for(repo: Path, store: Path | None = None) -> Path:
     """The store directory: ``--store DIR`` if given, else ``<repo>/.ctxfold``."""
     return Path(store).resolve() if store else Path(repo).resolve() / STORE_DIRNAME
+
+
+# Directories that hold test inputs: files there may be broken on purpose.
+_FIXTURE_DIR = re.compile(r"(^|/)(fixtures?|testdata|test_data|tests?|__tests__)/")
+
+
+def in_test_fixtures(path: str) -> bool:
+    """Whether ``path`` (relative to the repository) is in a fixtures or test directory,
+    where a file with syntax errors is likely broken on purpose."""
+    return bool(_FIXTURE_DIR.search(path))
 
 
 def make_store_dir(store_dir: Path) -> Path:

@@ -85,7 +85,7 @@ def refreshed(args, need_index: bool = True):
 def cmd_index(args) -> int:
     from indexers.build import Indexer
     from indexers.history import load_history
-    from indexers.paths import store_dir_for
+    from indexers.paths import in_test_fixtures, store_dir_for
 
     repo = _repo(args, args.path)
     indexer = Indexer(repo, store_dir_for(repo, args.store), max_bytes=args.max_bytes)
@@ -100,11 +100,20 @@ def cmd_index(args) -> int:
         f"indexed {repo}: {stats.files} files ({stats.parsed} parsed, {stats.deleted} removed), "
         f"{stats.symbols} symbols, {stats.edges} edges in {stats.seconds:.2f} s"
     )
+    if not stats.files:
+        from indexers.languages import LANGUAGES
+
+        kinds = ", ".join(f"{info.name} ({' '.join(info.extensions)})" for info in LANGUAGES.values())
+        empty = not any(p.name != indexer.store.dir.name for p in repo.iterdir())
+        what = f"{repo} is an empty directory" if empty else f"no supported source files in {repo}"
+        print(f"ctxfold: warning: {what}, so nothing to search or recall; "
+              f"ctxfold indexes {kinds}", file=sys.stderr)
     for s in stats.skipped:
         print(f"skipped {s.path}: {s.reason}")
     for path, ranges in sorted(stats.parse_errors.items()):
         spans = ", ".join(f"L{a}-{b}" if a != b else f"L{a}" for a, b in ranges[:5])
-        print(f"syntax errors in {path}: {spans} (the rest of the file is indexed)")
+        where = "a test fixture, maybe broken on purpose; " if in_test_fixtures(path) else ""
+        print(f"syntax errors in {path}: {spans} ({where}the rest of the file is indexed)")
     started = time.perf_counter()
     history = load_history(repo, indexer.store.dir)  # read now, not at the first recall
     if history.head:
@@ -213,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .history.cli import add_history_cli
 
     add_history_cli(sub, common)
+    from .setup_cli import add_setup_cli
+
+    add_setup_cli(sub, common)
     return parser
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 from .errors import CtxfoldError
 
 
@@ -52,18 +50,17 @@ def cmd_enrich(args) -> int:
 
 
 def add_enrich_cli(subparsers, common) -> None:
-    p = subparsers.add_parser("enrich", parents=[common], help="derive semantic edges and vectors (offline)",
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = subparsers.add_parser("enrich", parents=[common], help="derive semantic edges and vectors (offline)")
     p.add_argument("--provider", choices=["anthropic", "openai", "claude-cli"], default=None,
                    help="LLM for couplings the call graph misses (default: heuristics only)")
     p.add_argument("--model", default=None)
     p.add_argument("--base-url", default=None, help="for openai: e.g. http://localhost:11434/v1 (Ollama)")
-    p.add_argument("--max-tokens", type=int, default=None, help="input tokens per LLM request (default 6000)")
-    p.add_argument("--max-requests", type=int, default=None, help="LLM requests per run (default 200)")
+    p.add_argument("--max-tokens", type=int, default=None, help="input tokens per LLM request (default: 6000)")
+    p.add_argument("--max-requests", type=int, default=None, help="LLM requests per run (default: 200)")
     p.add_argument("--dry-run", action="store_true", help="estimate tokens and calls; send and store nothing")
     p.add_argument("--stale", action="store_true", help="re-derive only LLM edges whose ends changed")
     p.add_argument("--vectors", choices=["volatile", "all", "off"], default="volatile",
-                   help="which symbols to embed for the vector fallback")
+                   help="which symbols to embed for the vector fallback (default: volatile)")
     p.set_defaults(func=cmd_enrich)
 
 

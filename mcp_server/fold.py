@@ -128,7 +128,7 @@ def fold_file(ws: Workspace, path: str, focus=None, budget: int | None = None, e
         known = list(ws.indexer.files)
         if full.parent.is_dir():  # files the index skips (text, data) are foldable too
             known += [ws.relpath(f) for f in full.parent.iterdir() if f.is_file()]
-        close = difflib.get_close_matches(rel, known, n=3, cutoff=0.6)
+        close = difflib.get_close_matches(rel, list(dict.fromkeys(known)), n=3, cutoff=0.6)  # an indexed file is listed once
         tip = f"; did you mean {', '.join(close)}?" if close else "; search_symbols can find where a symbol lives"
         raise CtxfoldError(f"no such file: {rel}{tip}")
     if full.is_dir():

@@ -146,6 +146,14 @@ class CodeGraph:
         touched |= {self.ids[n] for pair in self._semantic for n in pair}
         return touched
 
+    def semantic_partners(self) -> dict[str, list[tuple[str, dict]]]:
+        """Each end of a semantic edge laid over the graph -> (the other end, edge data)."""
+        partners: dict[str, list[tuple[str, dict]]] = {}
+        for (a, b), data in self._semantic.items():
+            partners.setdefault(self.ids[a], []).append((self.ids[b], data))
+            partners.setdefault(self.ids[b], []).append((self.ids[a], data))
+        return partners
+
     def semantic_pairs(self) -> int:
         """Pairs linked by a semantic edge."""
         return len(self._semantic)

@@ -181,7 +181,35 @@ def _relation(data: dict, direction: str, other: str) -> str:
         return f"imported by {name}" if forward else f"imports {name}"
     if kind == "type":
         return f"used as a type by {name}" if forward else f"uses type {name}"
-    return f"coupled to {name}: {data.get('reason') or data.get('relation', '')}".rstrip(": ")
+    reason = data.get("reason") or ""
+    together = _CO_CHANGE.fullmatch(reason)
+    if together:  # co-change in git history: "changed together in 5 of 5 commits"
+        n, of = together.groups()
+        return f"changed together with {name} in {n} commits" if n == of else f"changed together with {name} in {n} of {of} commits"
+    return f"coupled to {name}: {reason or data.get('relation', '')}".rstrip(": ")
+
+
+_CO_CHANGE = re.compile(r"changed together in (\d+) of (\d+) commits")
+# A semantic edge is named in an item's why when what it carried is at least this share
+# of the item's score (the best inflow of any kind is named anyway).
+SEMANTIC_WHY_SHARE = 0.05
+
+
+def _semantic_inflow(v: Views, sid: str, scores: dict[str, float], s: RecallSettings,
+                     partners: dict[str, list[tuple[str, dict]]]) -> tuple[float, str, dict, str] | None:
+    """The semantic edge that carried the most activation to ``sid`` in the last step of
+    diffusion, as (gain, from, edge data, direction), or None when none carried any.
+    ``partners``: ``CodeGraph.semantic_partners``."""
+    best = None
+    for frm, _ in partners.get(sid, ()):
+        if not scores.get(frm):
+            continue
+        for to, share, data, direction in _neighbours(v, frm, s):
+            if to == sid and data.get("kind") == "semantic":
+                gain = (1 - s.restart) * scores[frm] * share
+                if gain > 0 and (best is None or gain > best[0]):
+                    best = (gain, frm, data, direction)
+    return best
 
 
 def vector_hits(ws: Workspace, task: str, s: RecallSettings) -> list[tuple[str, float]]:
@@ -343,11 +371,24 @@ def rank(ws: Workspace, v: Views, task: str, focus: list[str], s: RecallSettings
                 score *= f
             final[sid] = score
     out: list[Candidate] = []
+    partners = v.graph.semantic_partners() if v.graph.semantic_pairs() else {}
     for sid in heapq.nlargest(s.max_candidates, final, key=final.__getitem__):
         why = list(seeds.seeds[sid].reasons) if sid in seeds.seeds else []
+        semantic = _semantic_inflow(v, sid, scores, s, partners) if partners else None
+        if partners and (semantic is None or semantic[0] < SEMANTIC_WHY_SHARE * scores[sid]):
+            semantic = None
+            if sid in via and via[sid][1].endswith(":"):  # reached from its file: did a file-level edge reach that?
+                node = via[sid][1]
+                semantic = _semantic_inflow(v, node, scores, s, partners)
+                if semantic is not None and semantic[0] < SEMANTIC_WHY_SHARE * scores.get(node, 0.0):
+                    semantic = None
+        if semantic is not None:
+            why.append(_relation(semantic[2], semantic[3], semantic[1]))  # before the best inflow: it is the news
         if sid in via:
             _, frm, data, direction = via[sid]
-            why.append(_relation(data, direction, frm))
+            relation = _relation(data, direction, frm)
+            if relation not in why:
+                why.append(relation)
         if v.symbols[sid].path in commit_why:
             why.append(commit_why[v.symbols[sid].path])
         out.append(Candidate(v.symbols[sid], final[sid], why or ["near a seed"]))

@@ -9,7 +9,9 @@ hit once, and report the same total.
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -122,6 +124,18 @@ def _fulltext(v: Views, query: str, cap: int, kind: str | None, prefix_path: str
     return [ids[rm.n_files + j] for j in found[:cap]], len(found) > cap
 
 
+def _prefix(ws: Workspace, path: str) -> str:
+    """``path`` (a file or directory, relative to the repository or absolute) as the
+    repository-relative prefix the hits must be under; a path outside the repository is
+    refused as fold_file refuses one."""
+    full = ws.resolve_path(path.strip())  # raises, naming the path, when it is outside
+    given = Path(path.strip())
+    # As written, when that stays inside (a symlinked directory keeps the name it is indexed under).
+    lexical = Path(os.path.normpath(given if given.is_absolute() else ws.repo / given))
+    rel = lexical.relative_to(ws.repo) if lexical == ws.repo or ws.repo in lexical.parents else full.relative_to(ws.repo)
+    return "" if rel == Path(".") else rel.as_posix()
+
+
 def search_symbols(
     ws: Workspace, query: str, kind: str | None = None, path: str | None = None, limit: int = 20, offset: int = 0
 ) -> SearchResult:
@@ -134,7 +148,7 @@ def search_symbols(
         raise CtxfoldError(f"limit {limit} out of range: use 1 to {MAX_LIMIT}")
     if offset < 0:
         raise CtxfoldError(f"offset {offset} is negative: use 0 or more")
-    prefix_path = path.strip().strip("/") if path else ""
+    prefix_path = _prefix(ws, path) if path and path.strip() else ""
     v: Views = ws.fresh_views()
 
     def keep(sym: Symbol) -> bool:

@@ -399,5 +399,18 @@ def collect_seeds(v: Views, task: str, focus: list[str], text_hits: list[tuple[s
         top = text_hits[0][1]
         for sid, score, terms in text_hits:
             if sid in v.symbols:
-                seeds.add(sid, 1.5 * score / top, "text match: " + ", ".join(sorted(terms, key=len, reverse=True)[:3]))
+                seeds.add(sid, 1.5 * score / top, _text_reason(terms))
     return seeds
+
+
+VECTOR_TERM = "(vector)"  # the term fuse_vector_hits adds for a hit of the vector search
+
+
+def _text_reason(terms: list[str]) -> str:
+    """Why a full-text hit is a seed: its longest matching words, and whether the vector
+    search found it."""
+    words = sorted((t for t in terms if t != VECTOR_TERM), key=len, reverse=True)[:3]
+    reasons = [f"text match: {', '.join(words)}"] if words else []
+    if VECTOR_TERM in terms:
+        reasons.append("similar by embedding")
+    return "; ".join(reasons) or "text match"

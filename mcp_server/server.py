@@ -6,6 +6,9 @@ stdout is the protocol: everything else goes to stderr through logging.
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import sys
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -243,7 +246,28 @@ def serve(repo: Path | str | None = None, store: Path | str | None = None) -> No
     if not root.is_dir():  # checked here: inside the server it would end in a traceback
         what = "not a directory" if root.exists() else "no such repository"
         raise CtxfoldError(f"{what}: {root}; pass --repo PATH to the repository's root directory")
-    anyio.run(run_stdio, build_server(root, store))
+    server = build_server(root, store)
+    _stop_at_interrupt()
+    if sys.stdin.isatty():  # run by hand: say what this is, since it will only wait for JSON
+        print(f"ctxfold serve: the ctxfold MCP server for {root}, speaking JSON-RPC on stdin and stdout.\n"
+              "An MCP client such as Claude Code starts it (`ctxfold setup` registers it); Ctrl-C stops it.",
+              file=sys.stderr, flush=True)
+    anyio.run(run_stdio, server)
+
+
+def _stop_at_interrupt() -> None:
+    """Stop at the first Ctrl-C. (Left to Python, the interrupt would wait for the thread
+    blocked reading stdin, that is for a second Ctrl-C.) Nothing is lost: an index is
+    only ever replaced whole, at its commit."""
+
+    def stop(signum, frame) -> None:
+        os.write(2, b"\nctxfold serve: interrupted, stopped\n")
+        os._exit(130)
+
+    try:
+        signal.signal(signal.SIGINT, stop)
+    except ValueError:  # not the main thread (an embedding): leave the interrupt as it is
+        pass
 
 
 __all__ = ["build_server", "serve"]

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 
 from indexers.history import describe_history
+from indexers.paths import in_test_fixtures
 
 from .workspace import Workspace
 
@@ -85,5 +86,6 @@ def render_status(r: dict) -> str:
     for s in r["skipped"]:
         lines.append(f"skipped   {s['path']}: {s['reason']}")
     for path, ranges in r["parse_errors"].items():
-        lines.append(f"errors    {path}: " + ", ".join(f"L{a}-{b}" if a != b else f"L{a}" for a, b in ranges[:5]))
+        lines.append(f"errors    {path}: " + ", ".join(f"L{a}-{b}" if a != b else f"L{a}" for a, b in ranges[:5])
+                     + (" (a test fixture)" if in_test_fixtures(path) else ""))
     return "\n".join(lines)

@@ -76,7 +76,7 @@ class GuardedLines:
                 return
             line, error = guard_line(raw)
             if error is not None:
-                log.warning("answered a malformed message with a parse error: %s", error.error.message)
+                log.warning("a line from the client is not a JSON-RPC message; answered with a %s", error.error.message)
                 await self.ready.wait()
                 await self.write_stream.send(SessionMessage(error))
             elif line is not None:

@@ -20,6 +20,8 @@ def test_index_status_search_recall_and_fold_from_the_shell(pyshop, capsys):
     assert main(["search", "reserve", "--repo", str(pyshop), "--format", "json"]) == 0
     hits = json.loads(capsys.readouterr().out)["hits"]
     assert hits[0]["location"] == "shop/inventory.py:10-15"
+    assert main(["search", "root", "--path", "..", "--repo", str(pyshop)]) == 2
+    assert "path outside the repository: '..'" in capsys.readouterr().err
 
     assert main(["recall", "out of stock when reserving", "--repo", str(pyshop), "--budget", "600", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -94,3 +96,39 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(pyshop):
     proc.stderr.close()
     assert proc.wait(timeout=120) == 141
     assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_an_empty_or_unsupported_directory_indexes_nothing_with_a_warning(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["index", str(empty)]) == 0
+    captured = capsys.readouterr()
+    assert "0 files" in captured.out
+    assert f"warning: {empty} is an empty directory" in captured.err and "python (.py .pyi)" in captured.err
+    (empty / "notes.txt").write_text("no code here\n")
+    assert main(["index", str(empty)]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: no supported source files in {empty}" in err and "go (.go)" in err
+
+
+def test_syntax_errors_in_test_fixtures_are_said_to_be_fixtures(tmp_path, capsys):
+    for path in ("fixtures/demo/broken.py", "src/broken.py"):
+        (tmp_path / path).parent.mkdir(parents=True)
+        (tmp_path / path).write_text("def broken(:\n    pass\n")
+    assert main(["index", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "syntax errors in fixtures/demo/broken.py: L1 (a test fixture, maybe broken on purpose;" in out
+    assert "syntax errors in src/broken.py: L1 (the rest of the file is indexed)" in out
+    assert main(["status", "--repo", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "fixtures/demo/broken.py: L1 (a test fixture)" in out and "src/broken.py: L1\n" in out + "\n"
+
+
+def test_enrich_help_says_each_default_once(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["enrich", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in out and "(default: False)" not in out
+    assert out.count("(default: 200)") == 1 and out.count("(default: volatile)") == 1

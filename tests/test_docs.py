@@ -32,3 +32,11 @@ def test_readme_opens_with_install_and_test_commands():
     blocks = README.split("```bash")[1:3]
     assert "pip install" in blocks[0] and "ctxfold index" in blocks[0]
     assert "python -m pytest" in blocks[1]
+
+
+def test_the_first_screen_goes_from_install_to_setup():
+    first = "\n".join(README.splitlines()[:30])
+    assert "pip install" in first and "ctxfold setup" in first
+    assert "pipx install ." in README and "uv tool install ." in README
+    for variable in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "CTXFOLD_HISTORY_PROVIDER"):
+        assert variable in README, variable

@@ -59,7 +59,7 @@ def test_forget_and_restore(run):
                     "--format", "json")
     fact_id = json.loads(out)["id"]
     code, out, _ = run("facts", "forget", fact_id, "--reason", "warmed now")
-    assert code == 0 and f"ctxfold facts restore {fact_id}" in out
+    assert code == 0 and out == f"archived {fact_id} v1: restore with `ctxfold facts restore {fact_id}`\n"
     _, out, _ = run("facts", "list", "--status", "archived")
     assert "(archived: warmed now)" in out
     code, out, _ = run("facts", "restore", fact_id)

@@ -61,6 +61,8 @@ def test_errors_reach_the_model_with_a_next_step(pyshop):
     assert result.is_error and "path outside the repository" in text_of(result)
     result = call(server, "search_symbols", {"query": "x", "kind": "widget"})
     assert result.is_error and "'widget'" in text_of(result) and "'function'" in text_of(result)
+    result = call(server, "search_symbols", {"query": "root", "path": "/etc"})
+    assert result.is_error and "path outside the repository: '/etc'" in text_of(result)
 
 
 def test_the_schemas_refuse_values_outside_their_enums(pyshop):

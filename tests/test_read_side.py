@@ -44,6 +44,16 @@ def test_search_misses_and_bad_input_say_what_to_do(workspace):
         search_symbols(workspace, "  ")
 
 
+def test_search_refuses_a_path_outside_the_repository_as_fold_does(workspace, pyshop):
+    for path in ("..", "../../etc", "/etc", "shop/../../elsewhere"):
+        with pytest.raises(CtxfoldError, match=rf"path outside the repository: '{path}' resolves to .*not under {pyshop}"):
+            search_symbols(workspace, "root", path=path)
+    inside = [h.symbol for h in search_symbols(workspace, "parse", path=str(pyshop / "shop" / "pricing.py")).hits]
+    assert inside == ["parse"]  # an absolute path inside is the same as the relative one
+    assert [h.symbol for h in search_symbols(workspace, "parse", path="shop/./pricing.py/").hits] == ["parse"]
+    assert len(search_symbols(workspace, "parse", path=".").hits) == len(search_symbols(workspace, "parse").hits)
+
+
 def test_recall_of_a_traceback_holds_every_frame_in_full(workspace):
     r = recall(workspace, TRACEBACK, budget=1500)
     full = {(i.path, i.symbol) for i in r.items if i.level == "full"}
@@ -185,8 +195,9 @@ def test_fold_refuses_paths_outside_missing_files_and_binaries(workspace, pyshop
         fold_file(workspace, "../../etc/passwd")
     with pytest.raises(CtxfoldError, match="path outside the repository"):
         fold_file(workspace, "/etc/passwd")
-    with pytest.raises(CtxfoldError, match="did you mean shop/cart.py"):
+    with pytest.raises(CtxfoldError, match="did you mean shop/cart.py") as missing:
         fold_file(workspace, "shop/carts.py")
+    assert str(missing.value).count("shop/cart.py") == 1  # indexed and in the directory: named once
     (pyshop / "notes.txt").write_text("not indexed\n")
     with pytest.raises(CtxfoldError, match="did you mean notes.txt"):
         fold_file(workspace, "note.txt")

@@ -330,6 +330,39 @@ def test_a_lone_surrogate_or_a_broken_line_gets_an_answer_over_stdio(pyshop):
         proc.wait(10)
 
 
+def test_serve_run_by_hand_says_what_it_is_and_stops_at_the_first_ctrl_c(pyshop):
+    import pty
+
+    primary, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "mcp_server.cli", "serve", "--repo", str(pyshop)], cwd=ROOT,
+                            stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(terminal)
+    err = b""
+
+    def wait_for(text: bytes) -> None:
+        nonlocal err
+        deadline = time.monotonic() + 60
+        while text not in err and time.monotonic() < deadline:
+            if select.select([proc.stderr], [], [], 1)[0]:
+                err += os.read(proc.stderr.fileno(), 65536)
+        assert text in err, err.decode()
+
+    try:
+        wait_for(b"An MCP client such as Claude Code starts it")
+        assert b"the ctxfold MCP server for " + str(pyshop).encode() in err
+        os.write(primary, b"hello\n")
+        wait_for(b"is not a JSON-RPC message; answered with a parse error")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 130
+        err += proc.stderr.read()
+        assert b"ctxfold serve: interrupted, stopped" in err
+    finally:
+        os.close(primary)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
 _ORPHAN_KEEPS_THE_LOCK = """
 import os, signal, sys, time
 from indexers.store import CodeStore, StoreBusy

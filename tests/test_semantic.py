@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from mcp_server.cli import main
 from mcp_server.facts.code import fact_store
 from mcp_server.recall import recall
@@ -66,3 +68,36 @@ def test_enrich_dry_run_says_what_the_request_cap_leaves_for_later(pyshop, capsy
     out = capsys.readouterr().out
     assert "would send 1 requests" in out
     assert f"{total - 1} more clusters are over the cap of 1 requests per run" in out
+
+
+@pytest.mark.parametrize("level", ["symbol", "file"])
+def test_why_names_the_co_change_edge_that_carried_score(tmp_path, capsys, level):
+    repo = tmp_path / "wire"
+    (repo / "wire").mkdir(parents=True)
+    pack, unpack = repo / "wire/pack.py", repo / "wire/unpack.py"
+    git(repo, "init", "-q")
+    for version in range(1, 6):  # the encoder and the decoder always change together
+        # symbol level: each commit adds lines that are still in the two functions;
+        # file level: each commit's lines are replaced by the next one's.
+        notes = "".join(f"    # version {k}\n" for k in range(1, version + 1)) if level == "symbol" else f"    # version {version}\n"
+        pack.write_text(f"def pack_frame(payload):\n{notes}    header = bytes([{version}, len(payload)])\n    return header + payload\n")
+        unpack.write_text(f"def unpack_frame(data):\n{notes}    if data[0] != {version}:\n        raise ValueError('bad version')\n"
+                          "    return data[2:2 + data[1]]\n")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", f"wire format version {version}")
+    assert main(["enrich", "--repo", str(repo), "--vectors", "off"]) == 0
+    capsys.readouterr()
+    r = recall(Workspace(repo), "unpack_frame rejects a good header", budget=2000)
+    encoder = next(i for i in r.items if i.symbol == "pack_frame")
+    other = "unpack_frame" if level == "symbol" else "wire/unpack.py"
+    assert f"changed together with {other} in 5 commits" in encoder.why
+    assert f"changed together with {other} in 5 commits" in r.text
+
+
+def test_a_vector_hit_says_similar_by_embedding(workspace, monkeypatch):
+    import mcp_server.recall as recall_module
+
+    monkeypatch.setattr(recall_module, "vector_hits", lambda ws, task, s: [("shop/payment.py:PaymentGateway.refund", 0.9)])
+    r = recall(workspace, "give the money back", budget=3000)
+    refund = next(i for i in r.items if i.symbol == "PaymentGateway.refund")
+    assert "similar by embedding" in refund.why and "(vector)" not in r.text

