@@ -27,7 +27,6 @@ import json
 import logging
 import math
 import posixpath
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from indexers.providers import (
     ProviderError,
     ProviderUnavailable,
     RateLimited,
+    json_in_answer,
 )
 from indexers.scan import source_lines
 from indexers.tokens import count_tokens
@@ -392,31 +392,11 @@ def build_clusters(
 
 # --- answers -----------------------------------------------------------------------------
 
-_FENCE = re.compile(r"```[a-zA-Z]*\s*\n?(.*?)```", re.DOTALL)
-
-
 def parse_answer(text: str) -> list[Any]:
     """The ``edges`` list from a model's answer: bare JSON, JSON inside a ```json fence, or
     a JSON object somewhere in prose. Raises ``MalformedAnswer``."""
-    candidates: list[Any] = []
     stripped = text.strip()
-    try:
-        candidates.append(json.loads(stripped))
-    except ValueError:
-        for match in _FENCE.finditer(stripped):
-            try:
-                candidates.append(json.loads(match.group(1)))
-            except ValueError:
-                continue
-        decoder = json.JSONDecoder()
-        for match in re.finditer(r"[{\[]", stripped):
-            try:
-                value, _ = decoder.raw_decode(stripped, match.start())
-            except ValueError:
-                continue
-            candidates.append(value)
-            if isinstance(value, dict) and "edges" in value:
-                break
+    candidates = json_in_answer(stripped, "edges")
     for value in candidates:
         if isinstance(value, dict) and isinstance(value.get("edges"), list):
             return value["edges"]

@@ -25,6 +25,7 @@ import ipaddress
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import tempfile
@@ -529,3 +530,33 @@ def make_provider(name: str, model: str | None = None, base_url: str | None = No
             raise ProviderError(f"the claude-cli provider takes no base URL (got {base_url!r})")
         return ClaudeCliProvider(model, **options)
     raise ProviderError(f"unknown LLM provider {name!r}; choose one of: {', '.join(PROVIDER_NAMES)}")
+
+
+_FENCE = re.compile(r"```[a-zA-Z]*\s*\n?(.*?)```", re.DOTALL)
+
+
+def json_in_answer(text: str, key: str) -> list[Any]:
+    """The JSON values a model's answer holds, likeliest first: the whole answer, if it is
+    JSON; else each ```fenced block, then each object or list found in the prose, up to the
+    first object that has ``key``."""
+    stripped = text.strip()
+    try:
+        return [json.loads(stripped)]
+    except ValueError:
+        pass
+    values: list[Any] = []
+    for match in _FENCE.finditer(stripped):
+        try:
+            values.append(json.loads(match.group(1)))
+        except ValueError:
+            continue
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"[{\[]", stripped):
+        try:
+            value, _ = decoder.raw_decode(stripped, match.start())
+        except ValueError:
+            continue
+        values.append(value)
+        if isinstance(value, dict) and key in value:
+            break
+    return values

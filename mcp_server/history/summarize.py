@@ -16,7 +16,6 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,17 +83,10 @@ def parts(lines: list[str], limit: int = PART_TOKENS) -> list[str]:
 
 def parse_facts(text: str) -> list:
     """The ``facts`` list of an answer: bare JSON, fenced, or an object inside prose."""
+    from indexers.providers import json_in_answer
+
     stripped = text.strip()
-    candidates = []
-    decoder = json.JSONDecoder()
-    for match in re.finditer(r"[{\[]", stripped):
-        try:
-            value, _ = decoder.raw_decode(stripped, match.start())
-        except ValueError:
-            continue
-        candidates.append(value)
-        if isinstance(value, dict) and "facts" in value:
-            break
+    candidates = json_in_answer(stripped, "facts")
     for value in candidates:
         if isinstance(value, dict) and isinstance(value.get("facts"), list):
             return value["facts"]
