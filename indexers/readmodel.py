@@ -336,6 +336,11 @@ def remove_unused(store_dir: Path, keep: str) -> None:
 # --- reading -------------------------------------------------------------------------
 
 
+def _error_ranges(text: str) -> list[tuple[int, int]]:
+    """A file's parse-error line ranges, from their JSON (most files have none)."""
+    return [tuple(e) for e in json.loads(text)] if text != "[]" else []
+
+
 class Strings:
     """A column of strings: one UTF-8 blob and its offsets."""
 
@@ -412,7 +417,7 @@ class ReadModel:
         lines = self.array("file.lines").tolist()
         return {
             p: FileRecord(p, langs[i], hashes[i], size[i], mtime[i], lines[i],
-                          [tuple(e) for e in json.loads(errors[i])] if errors[i] != "[]" else [])
+                          _error_ranges(errors[i]))
             for i, p in enumerate(paths)
         }
 
@@ -449,7 +454,7 @@ class ReadModel:
         for i, p in enumerate(paths):
             pf = ParsedFile(p, langs[i], hashes[i], lines[i], symbols[first[i] : first[i + 1]],
                             package=packages[i],
-                            errors=[tuple(e) for e in json.loads(errors[i])] if errors[i] != "[]" else [])
+                            errors=_error_ranges(errors[i]))
             if with_refs:
                 pf.refs = [Ref(c, ln, s, k, t) for c, ln, s, k, t in json.loads(refs[i])]
                 pf.imports = [Import(m, n, a, ln) for m, n, a, ln in json.loads(imports[i])]
